@@ -1,0 +1,295 @@
+"""The batched engine: scenario + parameters + seeds -> arrays of runs x months.
+
+``simulate`` is the Python entry point; ``iter_chunks`` yields the same results chunk by chunk so
+that callers (the CLI, sweeps) can stream them to disk with flat memory.
+
+Seeds: run ``i`` of master seed ``S`` draws its random numbers from
+``SeedSequence(S, spawn_key=(i,))`` and nothing else, so a run's numbers do not depend on the
+batch size, the chunking, the process count or the order in which runs are computed. Seed 0 is a
+seed like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model import kernel, spec
+from model import params as P
+from model.scenario import Compiled, Scenario, compile_scenario, load_scenario
+
+DEFAULT_CHUNK = 1024
+
+
+def run_seed(seed: int, run: int) -> np.random.SeedSequence:
+    """The seed sequence of run ``run`` under master seed ``seed`` (both >= 0)."""
+    if int(seed) < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    return np.random.SeedSequence(int(seed), spawn_key=(int(run),))
+
+
+def draw_uniforms(seed: int, runs: Sequence[int], months: int) -> np.ndarray:
+    """Decision draws u[run, month, actor] in [0, 1), each run from its own stream."""
+    out = np.empty((len(runs), months, spec.N_ACTORS))
+    for k, i in enumerate(runs):
+        out[k] = np.random.Generator(np.random.PCG64(run_seed(seed, i))).random(
+            (months, spec.N_ACTORS))
+    return out
+
+
+def initial_state(sc: Scenario, prm: Mapping[str, float]) -> tuple[np.ndarray, ...]:
+    """Initial (r, s, a0, b0, aid, x) of one run from its parameters and the scenario.
+
+    Trust starts at the historical baselines of the parameter table (neutral 0.5 elsewhere),
+    overridden by the scenario's ``initial.trust``, held with ``prior_strength`` pseudo-counts.
+    """
+    t0 = np.full((spec.N_ACTORS, spec.N_ACTORS), 0.5)
+    ix = spec.ACTOR_INDEX
+
+    def both(a: str, b: str, v: float) -> None:
+        t0[ix[a], ix[b]] = v
+        t0[ix[b], ix[a]] = v
+
+    t0[ix["PAK_MIL"], ix["US"]] = prm["baseline_mil_us"]
+    t0[ix["US"], ix["PAK_MIL"]] = prm["baseline_us_mil"]
+    t0[ix["PAK_CIV"], ix["US"]] = prm["baseline_civ_us"]
+    t0[ix["US"], ix["PAK_CIV"]] = prm["baseline_us_civ"]
+    both("PAK_MIL", "TALIBAN", prm["baseline_mil_taliban"])
+    both("PAK_MIL", "INDIA", prm["baseline_mil_india"])
+    both("US", "INDIA", prm["baseline_us_india"])
+    for key, v in sc.initial.trust.items():
+        a, _, b = key.partition("->")
+        t0[ix[a], ix[b]] = v
+    np.fill_diagonal(t0, 1.0)
+    n0 = prm["prior_strength"]
+    a0, b0 = n0 * t0, n0 * (1.0 - t0)
+    r = np.zeros_like(t0)
+    s = np.zeros_like(t0)
+    aid = np.zeros(len(spec.AID_FLOWS))
+    for k, (d, rcp) in enumerate(spec.AID_FLOWS):
+        aid[k] = sc.initial.aid.get(f"{d}->{rcp}", 0.0)
+    x = np.array([prm[v.initial] if isinstance(v.initial, str) else v.initial
+                  for v in spec.STATE_VARS], dtype=np.float64)
+    for name, v in sc.initial.state.items():
+        x[spec.STATE_INDEX[name]] = v
+    return r, s, a0, b0, aid, x
+
+
+@dataclass
+class Results:
+    """Arrays of a batch of runs. Step 0 is the initial state, step k the state after k months.
+
+    - ``trust``: runs x (months+1) x 5 x 5, ``trust[..., i, j]`` = trust of actor i in actor j;
+    - ``aid``: runs x (months+1) x 2 ($M per month; flows in ``spec.AID_FLOWS``);
+    - ``state``: runs x (months+1) x N_STATE (``spec.STATE_VARS``);
+    - ``actions``: runs x months x 5, the index (into ``spec.ACTIONS``) each actor chose;
+    - ``ledger`` (trace only): runs x months x channels x 27, each channel's share of every
+      trust cell's and aid flow's change; ``event_ledger``: runs x events x 27.
+    """
+
+    scenario: Scenario
+    seed: int
+    run_ids: np.ndarray
+    dates: list[str]
+    params: np.ndarray
+    trust: np.ndarray
+    aid: np.ndarray
+    state: np.ndarray
+    actions: np.ndarray
+    ledger: np.ndarray | None = None
+    event_ledger: np.ndarray | None = None
+    event_ids: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def runs(self) -> int:
+        return self.trust.shape[0]
+
+    @property
+    def months(self) -> int:
+        return self.trust.shape[1] - 1
+
+    def __getattr__(self, name: str):
+        # Each scalar state variable is also an attribute: results.public_hostility -> runs x T+1.
+        idx = spec.STATE_INDEX.get(name)
+        if idx is None:
+            raise AttributeError(name)
+        return self.__dict__["state"][..., idx]
+
+    def trust_series(self, source: str, target: str) -> np.ndarray:
+        """runs x (months+1) trust of ``source`` in ``target``."""
+        return self.trust[:, :, spec.ACTOR_INDEX[source], spec.ACTOR_INDEX[target]]
+
+    def action_count(self, action: str) -> np.ndarray:
+        """runs x months: 1 where the action's actor chose it that month."""
+        a = spec.ACTIONS[spec.ACTION_INDEX[action]]
+        return (self.actions[:, :, spec.ACTOR_INDEX[a.actor]] == spec.ACTION_INDEX[action])
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table: run, step, date, metric, source, target, value.
+
+        Metrics: ``trust`` (source trusts target), ``aid`` (US -> recipient, $M/month), each
+        scalar state variable by name (source/target empty), and ``action`` (source = actor,
+        target = the action's name, value = its index in ``spec.ACTIONS``; steps 1..months).
+        """
+        return pd.concat(list(self._frames()), ignore_index=True)
+
+    def _frames(self) -> Iterator[pd.DataFrame]:
+        nr, nt = self.runs, self.months + 1
+        steps = np.arange(nt)
+        dates = pd.to_datetime(pd.Series(self.dates), format="%Y-%m").to_numpy()
+        run_col = np.repeat(self.run_ids, nt)
+        step_col = np.tile(steps, nr)
+        date_col = np.tile(dates, nr)
+        cat = pd.CategoricalDtype
+
+        def block(metric: str, source: str, target: str, values: np.ndarray,
+                  run=run_col, step=step_col, date=date_col) -> pd.DataFrame:
+            n = values.size
+            return pd.DataFrame({
+                "run": run, "step": step, "date": date,
+                "metric": np.full(n, metric, dtype=object),
+                "source": np.full(n, source, dtype=object),
+                "target": np.full(n, target, dtype=object),
+                "value": values.astype(np.float64).ravel(),
+            })
+
+        for i, a in enumerate(spec.ACTORS):
+            for j, b in enumerate(spec.ACTORS):
+                if i != j:
+                    yield block("trust", a, b, self.trust[:, :, i, j])
+        for k, (d, rcp) in enumerate(spec.AID_FLOWS):
+            yield block("aid", d, rcp, self.aid[:, :, k])
+        for k, v in enumerate(spec.STATE_VARS):
+            yield block(v.name, "", "", self.state[:, :, k])
+        if self.months:
+            arun = np.repeat(self.run_ids, self.months)
+            astep = np.tile(steps[1:], nr)
+            adate = np.tile(dates[1:], nr)
+            names = np.array([a.name for a in spec.ACTIONS], dtype=object)
+            for i, a in enumerate(spec.ACTORS):
+                codes = self.actions[:, :, i].ravel()
+                df = block("action", a, "", codes, arun, astep, adate)
+                df["target"] = names[codes]
+                yield df
+        del cat
+
+
+def _run_chunk(comp: Compiled, seed: int, run_ids: np.ndarray, prm_rows: list[dict],
+               trace: bool) -> dict[str, np.ndarray]:
+    """Run the kernel on one chunk of runs; pure function of its inputs."""
+    n, months = len(run_ids), comp.months
+    rec = P.records(prm_rows)
+    init = [initial_state(comp.scenario, row) for row in prm_rows]
+    r, s, a0, b0, aid, x = (np.stack([it[k] for it in init]) for k in range(6))
+    u = draw_uniforms(seed, run_ids, months)
+    trust = np.empty((n, months + 1, spec.N_ACTORS, spec.N_ACTORS), dtype=np.float32)
+    aid_out = np.empty((n, months + 1, len(spec.AID_FLOWS)), dtype=np.float32)
+    x_out = np.empty((n, months + 1, spec.N_STATE), dtype=np.float32)
+    acts = np.empty((n, months, spec.N_ACTORS), dtype=np.int8)
+    if trace:
+        n_ch = kernel.NCH + max(1, comp.max_events_per_month)
+        led = np.zeros((n, months, kernel.NCH, kernel.NLEDGER), dtype=np.float32)
+        led_ev = np.zeros((n, max(1, len(comp.ev_ids)), kernel.NLEDGER), dtype=np.float32)
+    else:
+        n_ch = 1
+        led = np.zeros((n, 1, 1, 1), dtype=np.float32)
+        led_ev = np.zeros((n, 1, 1), dtype=np.float32)
+    kernel.run_batch(rec, r, s, a0, b0, aid, x, u, comp.forced, comp.ev_action, comp.ev_actor,
+                     comp.ev_target, comp.ev_goldstein, comp.ev_material, comp.ev_severity,
+                     comp.month_ptr, comp.eff_event, comp.eff_var, comp.eff_mode, comp.eff_value,
+                     n_ch, trust, aid_out, x_out, acts, led, led_ev)
+    out = {"trust": trust, "aid": aid_out, "state": x_out, "actions": acts, "params": rec}
+    if trace:
+        out["ledger"] = led
+        out["event_ledger"] = led_ev[:, : len(comp.ev_ids)]
+    return out
+
+
+def _as_scenario(scenario: Scenario | str | Path | Mapping) -> Scenario:
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, Mapping):
+        from model.scenario import from_mapping
+
+        return from_mapping(dict(scenario))
+    return load_scenario(scenario)
+
+
+def param_rows(sc: Scenario, runs: int, params: Mapping | Sequence[Mapping] | None,
+               where: str = "params") -> list[dict]:
+    """Full parameter mappings, one per run: table defaults < scenario overrides < ``params``.
+
+    ``params`` is one mapping for all runs or a sequence with one mapping per run.
+    """
+    base = P.resolve(sc.params, where="scenario params")
+    if params is None or isinstance(params, Mapping):
+        row = {**base, **{k: P.check(k, v, where) for k, v in (params or {}).items()}}
+        return [row] * runs
+    rows = list(params)
+    if len(rows) != runs:
+        raise P.ParameterError(f"{where}: got {len(rows)} parameter sets for {runs} runs")
+    return [{**base, **{k: P.check(k, v, where) for k, v in row.items()}} for row in rows]
+
+
+def iter_chunks(scenario, runs: int = 1, seed: int = 0, months: int | None = None,
+                params=None, trace: bool = False, chunk: int = DEFAULT_CHUNK,
+                workers: int = 1) -> Iterator[Results]:
+    """Yield Results for consecutive chunks of runs (run ids 0..runs-1, in order).
+
+    ``workers > 1`` computes chunks in that many processes; the numbers are the same.
+    """
+    sc = _as_scenario(scenario)
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1, got {runs}")
+    comp = compile_scenario(sc, months)
+    rows = param_rows(sc, runs, params)
+    dates = comp.dates()
+    bounds = [(lo, min(lo + chunk, runs)) for lo in range(0, runs, chunk)]
+
+    def wrap(lo: int, hi: int, out: dict) -> Results:
+        return Results(scenario=sc, seed=seed, run_ids=np.arange(lo, hi), dates=dates,
+                       params=out["params"], trust=out["trust"], aid=out["aid"],
+                       state=out["state"], actions=out["actions"], ledger=out.get("ledger"),
+                       event_ledger=out.get("event_ledger"), event_ids=comp.ev_ids)
+
+    if workers <= 1 or len(bounds) == 1:
+        for lo, hi in bounds:
+            yield wrap(lo, hi, _run_chunk(comp, seed, np.arange(lo, hi), rows[lo:hi], trace))
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futs = [pool.submit(_run_chunk, comp, seed, np.arange(lo, hi), rows[lo:hi], trace)
+                for lo, hi in bounds]
+        for (lo, hi), fut in zip(bounds, futs, strict=True):
+            yield wrap(lo, hi, fut.result())
+
+
+def concat(parts: Sequence[Results]) -> Results:
+    """Join chunk Results (same scenario and seed) into one."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+
+    def cat(name: str):
+        vals = [getattr(p, name) for p in parts]
+        return None if vals[0] is None else np.concatenate(vals)
+
+    return Results(scenario=first.scenario, seed=first.seed, run_ids=cat("run_ids"),
+                   dates=first.dates, params=cat("params"), trust=cat("trust"), aid=cat("aid"),
+                   state=cat("state"), actions=cat("actions"), ledger=cat("ledger"),
+                   event_ledger=cat("event_ledger"), event_ids=first.event_ids)
+
+
+def simulate(scenario, runs: int = 1, seed: int = 0, months: int | None = None,
+             params=None, trace: bool = False, chunk: int = DEFAULT_CHUNK,
+             workers: int = 1) -> Results:
+    """Run ``runs`` simulations of a scenario and return their arrays.
+
+    ``scenario``: a Scenario, a path to a YAML file, or a mapping. ``params``: overrides for all
+    runs (a mapping) or one mapping per run. ``trace=True`` keeps the explanation ledger.
+    """
+    return concat(list(iter_chunks(scenario, runs, seed, months, params, trace, chunk, workers)))

@@ -1,0 +1,558 @@
+"""The batched kernel: the model's dynamics as compiled functions over arrays.
+
+There is one copy of the dynamics, here. ``run_batch`` advances B runs x T months in one pass
+(parallel over runs); the Mesa face (``model.mesa_model``) calls the same ``decide_actor`` and
+``apply_month`` for its single run, so both engines produce the same numbers.
+
+Per run the state is:
+- ``r, s`` (5x5): fast Beta evidence, cooperative / defecting, of *row* about *column*;
+- ``a0, b0`` (5x5): permanent memory pseudo-counts (historical memory, mechanism 9);
+- trust ``T[i, j] = (r + a0) / (r + s + a0 + b0)`` (Jøsang & Ismail 2002);
+- ``aid`` (2): $M per month, US->PAK_MIL (security) and US->PAK_CIV (civilian);
+- ``x`` (N_STATE): the scalar state of ``model.spec.STATE_VARS``.
+
+Activation is decide-then-apply: every actor chooses from the state at the start of the month
+(``decide_actor``); ``apply_month`` then applies all choices and the month's exogenous events
+together. Nothing in ``apply_month`` depends on actor order.
+
+Trace: evidence is booked per channel (the nine mechanisms, direct acts, balance, aid policy;
+exogenous events each get their own channel) and turned into exact trust deltas, see ``_book``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from model import spec
+
+# --- actors ---------------------------------------------------------------------------------
+US, MIL, CIV, TAL, IND = 0, 1, 2, 3, 4
+NA = spec.N_ACTORS
+
+# --- scalar state indices (checked against model.spec at import) ----------------------------
+X_HOST, X_CIVMIL, X_ROUTE, X_DRONES, X_TALSTR, X_FORCE, X_INDIA, X_PROXY, X_EXIT, X_TALKS = range(10)
+X_GRIEV, X_COERCE, X_ATTACKS, X_APPEALS, X_CLOSED = range(10, 15)
+NX = spec.N_STATE
+assert [v.name for v in spec.STATE_VARS] == [
+    "public_hostility", "civmil_balance", "supply_route_open", "drone_basing", "taliban_strength",
+    "us_force", "india_engagement", "proxy_support", "us_exit_pressure", "talks",
+    "sovereignty_grievance", "us_coercion", "attack_tempo", "civ_appeals", "route_closed_months",
+], "kernel state indices out of step with model.spec.STATE_VARS"
+
+# --- action indices -------------------------------------------------------------------------
+_A = spec.ACTION_INDEX
+US_HOLD, US_ENGAGE, US_MIL_AID, US_CIV_AID = (_A[n] for n in (
+    "US_HOLD", "US_ENGAGE", "US_MIL_AID", "US_CIV_AID"))
+US_PRESSURE, US_THREATEN, US_STRIKE, US_SUSPEND_AID = (_A[n] for n in (
+    "US_PRESSURE", "US_THREATEN", "US_STRIKE", "US_SUSPEND_AID"))
+US_PARTNER_INDIA, US_BACK_CIVILIANS, US_NEGOTIATE = (_A[n] for n in (
+    "US_PARTNER_INDIA", "US_BACK_CIVILIANS", "US_NEGOTIATE"))
+MIL_HOLD, MIL_COOPERATE, MIL_HEDGE, MIL_DEFY = (_A[n] for n in (
+    "MIL_HOLD", "MIL_COOPERATE", "MIL_HEDGE", "MIL_DEFY"))
+MIL_CLOSE_ROUTE, MIL_REOPEN_ROUTE, MIL_EVICT_DRONES = (_A[n] for n in (
+    "MIL_CLOSE_ROUTE", "MIL_REOPEN_ROUTE", "MIL_EVICT_DRONES"))
+MIL_MEDIATE, MIL_PRESSURE_CIV = _A["MIL_MEDIATE"], _A["MIL_PRESSURE_CIV"]
+CIV_HOLD, CIV_ALIGN, CIV_SEEK_BACKING, CIV_DEFY = (_A[n] for n in (
+    "CIV_HOLD", "CIV_ALIGN", "CIV_SEEK_BACKING", "CIV_DEFY"))
+TAL_HOLD, TAL_ATTACK, TAL_NEGOTIATE = (_A[n] for n in ("TAL_HOLD", "TAL_ATTACK", "TAL_NEGOTIATE"))
+IND_HOLD, IND_ENGAGE_AFG, IND_PARTNER_US, IND_PRESSURE_PAK = (_A[n] for n in (
+    "IND_HOLD", "IND_ENGAGE_AFG", "IND_PARTNER_US", "IND_PRESSURE_PAK"))
+NACT = spec.N_ACTIONS
+
+#: Per action: actor index, target index (-1 none), Goldstein weight, material flag.
+ACT_ACTOR = np.array([spec.ACTOR_INDEX[a.actor] for a in spec.ACTIONS], dtype=np.int64)
+ACT_TARGET = np.array([spec.ACTOR_INDEX[a.target] if a.target else -1 for a in spec.ACTIONS],
+                      dtype=np.int64)
+ACT_GOLDSTEIN = np.array([a.goldstein for a in spec.ACTIONS], dtype=np.float64)
+ACT_MATERIAL = np.array([a.material for a in spec.ACTIONS], dtype=np.bool_)
+#: First and one-past-last action index of each actor's repertoire.
+ACT_LO = np.array([spec.ACTOR_ACTIONS[a][0] for a in spec.ACTORS], dtype=np.int64)
+ACT_HI = np.array([spec.ACTOR_ACTIONS[a][1] for a in spec.ACTORS], dtype=np.int64)
+MAX_REPERTOIRE = int((ACT_HI - ACT_LO).max())
+
+# --- trace channels ---------------------------------------------------------------------------
+CHANNELS: tuple[str, ...] = (
+    "memory",            # M9: forgetting pulls trust back to the historical baseline
+    "direct",            # the Goldstein-weighted evidence of acts between the pair
+    "aid_compliance",    # M1
+    "india_factor",      # M2
+    "sovereignty",       # M3
+    "attribution",       # M4
+    "civmil",            # M5
+    "defiance",          # M6
+    "mediation",         # M7
+    "dependence",        # M8
+    "balance",           # structural balance among observers
+    "aid_policy",        # US decisions on aid levels
+)
+CH_MEMORY, CH_DIRECT, CH_AID, CH_INDIA, CH_SOV, CH_ATTR, CH_CIVMIL, CH_DEFY, CH_MED, CH_DEP = (
+    range(10))
+CH_BALANCE, CH_POLICY = 10, 11
+NCH = len(CHANNELS)
+#: Ledger columns: the 25 trust cells (row-major, i->j) then the aid flows.
+NLEDGER = NA * NA + len(spec.AID_FLOWS)
+
+_JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+
+
+@nb.njit(**_JIT)
+def trust_matrix(r, s, a0, b0, out):
+    """Expected value of the Beta belief for every ordered pair (Jøsang & Ismail 2002)."""
+    for i in range(NA):
+        for j in range(NA):
+            p = r[i, j] + a0[i, j]
+            out[i, j] = p / (p + s[i, j] + b0[i, j])
+
+
+@nb.njit(**_JIT)
+def _need(pr, x):
+    """US dependence on Pakistan, 0..1: saturating in the US force level (mechanism 8)."""
+    f = x[X_FORCE]
+    return f / (f + pr.need_half)
+
+
+@nb.njit(**_JIT)
+def utilities(pr, T, aid, x, actor, util, avail):
+    """Fill ``util``/``avail`` (indexed by global action) for ``actor``'s repertoire.
+
+    Each term is one mechanism's pull; HOLD is the zero of the scale. The rules:
+    cooperative acts are pulled by trust in their target and hostile acts by distrust
+    (``trust_sensitivity``, Kydd's reciprocity); the mechanism terms are named in comments.
+    """
+    ts = pr.trust_sensitivity
+    need = _need(pr, x)
+    aid_m = math.log1p(aid[0] / pr.aid_ref)
+    aid_c = math.log1p(aid[1] / pr.aid_ref)
+    host = x[X_HOST]
+    for k in range(ACT_LO[actor], ACT_HI[actor]):
+        util[k] = 0.0
+        avail[k] = True
+    if actor == US:
+        d_mil = T[US, MIL] - 0.5
+        util[US_ENGAGE] = pr.bias_us_engage + ts * d_mil
+        util[US_MIL_AID] = pr.bias_us_mil_aid + ts * d_mil + pr.dependence_restraint * need
+        avail[US_MIL_AID] = aid[0] < 0.95 * pr.mil_aid_cap
+        util[US_CIV_AID] = pr.bias_us_civ_aid + ts * (T[US, CIV] - 0.5)
+        avail[US_CIV_AID] = aid[1] < 0.5 * pr.civ_package
+        util[US_PRESSURE] = pr.bias_us_pressure - ts * d_mil
+        # M4 attribution: attacks, read through distrust of the army, bring threats.
+        util[US_THREATEN] = (pr.bias_us_threaten - ts * d_mil
+                             + pr.threat_response * x[X_ATTACKS] * (1.0 - T[US, MIL]))
+        util[US_STRIKE] = pr.bias_us_strike - ts * d_mil + pr.strike_gain * x[X_TALSTR] * need
+        # M8 mutual dependence restrains a suspension while the US needs Pakistan.
+        util[US_SUSPEND_AID] = (pr.bias_us_suspend_aid - ts * d_mil
+                                - pr.dependence_restraint * need)
+        avail[US_SUSPEND_AID] = aid[0] > 0.1 * pr.mil_aid_cap
+        util[US_PARTNER_INDIA] = pr.bias_us_partner_india + ts * (T[US, IND] - 0.5)
+        util[US_BACK_CIVILIANS] = (pr.bias_us_back_civilians + ts * (T[US, CIV] - T[US, MIL])
+                                   + pr.civ_leverage * x[X_APPEALS] * T[US, CIV])
+        # M7: the wish to leave makes talking to the Taliban worth it.
+        util[US_NEGOTIATE] = (pr.bias_us_negotiate + ts * (T[US, TAL] - 0.5)
+                              + pr.exit_gain * (x[X_EXIT] + x[X_TALKS]))
+    elif actor == MIL:
+        d_us = T[MIL, US] - 0.5
+        # M1: aid and coercion buy compliance, whatever the army's trust in the US.
+        util[MIL_COOPERATE] = (pr.bias_mil_cooperate + ts * d_us + pr.aid_compliance * aid_m
+                               + pr.coercion_compliance * x[X_COERCE])
+        # M2: Indian engagement in Afghanistan raises the value of proxies.
+        util[MIL_HEDGE] = (pr.bias_mil_hedge + ts * (T[MIL, TAL] - T[MIL, US])
+                           + ts * pr.india_proxy_gain * x[X_INDIA])
+        # M6: defiance pays at home in proportion to public hostility.
+        util[MIL_DEFY] = pr.bias_mil_defy - ts * d_us + pr.defiance_payoff * host
+        # M3: sovereignty grievance, read through distrust, brings retaliation; M8 holds it back.
+        griev = pr.retaliation_gain * x[X_GRIEV] * (1.0 - T[MIL, US])
+        util[MIL_CLOSE_ROUTE] = (pr.bias_mil_close_route - ts * d_us + griev
+                                 - pr.dependence_cost * aid_m)
+        avail[MIL_CLOSE_ROUTE] = x[X_ROUTE] > 0.5
+        util[MIL_REOPEN_ROUTE] = (pr.bias_mil_reopen_route + ts * d_us - griev
+                                  + pr.dependence_cost * x[X_CLOSED] * (need + aid_m))
+        avail[MIL_REOPEN_ROUTE] = x[X_ROUTE] <= 0.5
+        util[MIL_EVICT_DRONES] = pr.bias_mil_evict_drones - ts * d_us + griev
+        avail[MIL_EVICT_DRONES] = x[X_DRONES] > 0.5
+        # M7: ties to the Taliban become leverage when the US wants out.
+        util[MIL_MEDIATE] = pr.bias_mil_mediate + pr.mediation_gain * x[X_EXIT] * T[MIL, TAL]
+        # M5: the army pushes back on civilians who court Washington or grow strong.
+        util[MIL_PRESSURE_CIV] = (pr.bias_mil_pressure_civ + pr.army_pushback * (
+            x[X_APPEALS] + max(0.0, x[X_CIVMIL] - pr.civmil_natural)))
+    elif actor == CIV:
+        d_us = T[CIV, US] - 0.5
+        util[CIV_ALIGN] = (pr.bias_civ_align + ts * d_us + pr.aid_compliance * aid_c
+                           - pr.defiance_payoff * (host - pr.hostility_natural))
+        # M5: weak civilians who trust Washington seek its backing against the army.
+        util[CIV_SEEK_BACKING] = (pr.bias_civ_seek_backing
+                                  + pr.civ_leverage * (1.0 - x[X_CIVMIL]) * T[CIV, US])
+        util[CIV_DEFY] = pr.bias_civ_defy - ts * d_us + pr.defiance_payoff * host
+    elif actor == TAL:
+        util[TAL_ATTACK] = (pr.bias_tal_attack + pr.attack_gain * x[X_TALSTR] * need
+                            - pr.exit_gain * x[X_TALKS])
+        util[TAL_NEGOTIATE] = (pr.bias_tal_negotiate + ts * (T[TAL, US] - 0.5)
+                               + pr.exit_gain * x[X_TALKS])
+    else:  # INDIA
+        d_us = T[IND, US] - 0.5
+        util[IND_ENGAGE_AFG] = pr.bias_ind_engage_afg + ts * (d_us - x[X_INDIA])
+        util[IND_PARTNER_US] = pr.bias_ind_partner_us + ts * (d_us + T[US, IND] - 0.5)
+        util[IND_PRESSURE_PAK] = pr.bias_ind_pressure_pak - ts * (T[IND, MIL] - 0.5)
+
+
+@nb.njit(**_JIT)
+def choose(pr, util, avail, lo, hi, u):
+    """Sample one action from the logit (softmax) over the available ones, by inverse CDF of u."""
+    tau = pr.choice_temperature
+    m = -1e300
+    for k in range(lo, hi):
+        if avail[k] and util[k] > m:
+            m = util[k]
+    total = 0.0
+    for k in range(lo, hi):
+        if avail[k]:
+            total += math.exp((util[k] - m) / tau)
+    target = u * total
+    acc = 0.0
+    last = lo
+    for k in range(lo, hi):
+        if avail[k]:
+            acc += math.exp((util[k] - m) / tau)
+            last = k
+            if acc >= target:
+                return k
+    return last
+
+
+@nb.njit(**_JIT)
+def decide_actor(pr, r, s, a0, b0, aid, x, actor, u):
+    """One actor's choice for this month from the start-of-month state; returns the action index."""
+    T = np.empty((NA, NA))
+    trust_matrix(r, s, a0, b0, T)
+    util = np.empty(NACT)
+    avail = np.zeros(NACT, dtype=np.bool_)
+    utilities(pr, T, aid, x, actor, util, avail)
+    return choose(pr, util, avail, ACT_LO[actor], ACT_HI[actor], u)
+
+
+@nb.njit(**_JIT)
+def _ev(dev, ch, i, j, amount):
+    """Book evidence of ``i`` about ``j``: positive amount cooperative, negative defecting."""
+    if i < 0 or j < 0 or i == j or amount == 0.0:
+        return
+    if amount > 0.0:
+        dev[ch, 0, i, j] += amount
+    else:
+        dev[ch, 1, i, j] -= amount
+
+
+@nb.njit(**_JIT)
+def _chan(n_ch, ch_override, c):
+    """The channel to book to: one channel without trace, the event's own, or the mechanism's."""
+    if n_ch == 1:
+        return 0
+    return ch_override if ch_override >= 0 else c
+
+
+@nb.njit(**_JIT)
+def _act(pr, T, aid, x, act, sev, ch_override, dev, daid, n_ch):
+    """Apply one act (an agent's choice or an exogenous event typed by an action).
+
+    ``ch_override`` >= 0 books every contribution to that channel (an exogenous event's own);
+    otherwise each mechanism books to its channel. ``n_ch == 1`` collapses channels (no trace).
+    """
+    a = ACT_ACTOR[act]
+    t = ACT_TARGET[act]
+    # Direct evidence to the target about the actor, Goldstein-weighted, words discounted.
+    g = ACT_GOLDSTEIN[act]
+    if t >= 0 and g != 0.0:
+        w = pr.evidence_gain * g / 10.0 * sev
+        if not ACT_MATERIAL[act]:
+            w *= pr.verbal_weight
+        _ev(dev, _chan(n_ch, ch_override, CH_DIRECT), t, a, w)
+    if act == US_MIL_AID:
+        new = min(pr.mil_aid_cap, aid[0] + pr.mil_aid_step * sev)
+        daid[_chan(n_ch, ch_override, CH_POLICY), 0] += new - aid[0]
+    elif act == US_CIV_AID:
+        daid[_chan(n_ch, ch_override, CH_POLICY), 1] += pr.civ_package * sev
+    elif act == US_SUSPEND_AID:
+        daid[_chan(n_ch, ch_override, CH_POLICY), 0] -= min(1.0, pr.suspend_fraction * sev) * aid[0]
+    elif act == US_PRESSURE:
+        x[X_COERCE] += 0.5 * sev
+    elif act == US_THREATEN:
+        x[X_COERCE] += sev
+        _ev(dev, _chan(n_ch, ch_override, CH_ATTR), MIL, US, -pr.threat_offense * sev)
+    elif act == US_STRIKE:
+        # M3 sovereignty shock: both Pakistani actors feel it; the public hardens.
+        _ev(dev, _chan(n_ch, ch_override, CH_SOV), MIL, US, -pr.sovereignty_weight * sev)
+        _ev(dev, _chan(n_ch, ch_override, CH_SOV), CIV, US, -pr.sovereignty_weight * sev)
+        x[X_HOST] += pr.hostility_gain * sev * (1.0 - x[X_HOST])
+        x[X_GRIEV] += sev
+        x[X_TALSTR] -= pr.suppression_us * sev * x[X_TALSTR]
+    elif act == US_PARTNER_INDIA or act == IND_PARTNER_US:
+        # M2 the India factor: the army reads US-India closeness as a turn against it.
+        _ev(dev, _chan(n_ch, ch_override, CH_INDIA), MIL, US, -pr.india_penalty * sev)
+    elif act == US_BACK_CIVILIANS:
+        x[X_CIVMIL] += pr.backing_shift * sev * (1.0 - x[X_CIVMIL])
+        _ev(dev, _chan(n_ch, ch_override, CH_CIVMIL), MIL, US, -pr.interference_penalty * sev)
+    elif act == US_NEGOTIATE or act == TAL_NEGOTIATE:
+        x[X_TALKS] += pr.talks_step * sev * (1.0 - x[X_TALKS])
+    elif act == MIL_COOPERATE:
+        x[X_TALSTR] -= pr.suppression_mil * sev * x[X_TALSTR]
+    elif act == MIL_HEDGE:
+        x[X_PROXY] += pr.hedge_step * sev * (1.0 - x[X_PROXY])
+        # M1: the US sees part of the hedging, which caps what cooperation buys.
+        _ev(dev, _chan(n_ch, ch_override, CH_AID), US, MIL, -pr.hedge_visibility * pr.evidence_gain * sev)
+    elif act == MIL_DEFY:
+        # M6: defiance shores up the army's standing at home.
+        x[X_CIVMIL] -= pr.defiance_standing * sev * x[X_HOST] * x[X_CIVMIL]
+    elif act == MIL_CLOSE_ROUTE:
+        x[X_ROUTE] = 0.0
+    elif act == MIL_REOPEN_ROUTE:
+        x[X_ROUTE] = 1.0
+        x[X_CLOSED] = 0.0
+    elif act == MIL_EVICT_DRONES:
+        x[X_DRONES] = 0.0
+    elif act == MIL_MEDIATE:
+        # M7: mediation is worth most to the US when it wants to leave.
+        x[X_TALKS] += pr.talks_step * sev * (1.0 - x[X_TALKS])
+        _ev(dev, _chan(n_ch, ch_override, CH_MED), US, MIL, pr.mediation_trust * sev * x[X_EXIT])
+    elif act == MIL_PRESSURE_CIV:
+        x[X_CIVMIL] -= pr.pressure_shift * sev * x[X_CIVMIL]
+    elif act == CIV_SEEK_BACKING:
+        # M5: an appeal to Washington is a betrayal in the army's eyes.
+        x[X_APPEALS] += sev
+        _ev(dev, _chan(n_ch, ch_override, CH_CIVMIL), MIL, CIV, -pr.interference_penalty * sev)
+    elif act == CIV_DEFY:
+        x[X_CIVMIL] += pr.defiance_standing * sev * x[X_HOST] * (1.0 - x[X_CIVMIL])
+    elif act == TAL_ATTACK:
+        # M4 attribution: the US reads attacks as the army's, in proportion to its proxy ties.
+        x[X_ATTACKS] += sev
+        x[X_EXIT] += pr.weariness_gain * sev * (1.0 - x[X_EXIT])
+        _ev(dev, _chan(n_ch, ch_override, CH_ATTR), US, MIL, -pr.attribution_weight * sev * x[X_PROXY])
+    elif act == IND_ENGAGE_AFG:
+        x[X_INDIA] += pr.india_engage_step * sev * (1.0 - x[X_INDIA])
+        _ev(dev, _chan(n_ch, ch_override, CH_INDIA), MIL, IND, -pr.evidence_gain * pr.india_engage_step * sev * 10.0)
+
+
+@nb.njit(**_JIT)
+def _clip01(v):
+    return min(1.0, max(0.0, v))
+
+
+@nb.njit(**_JIT)
+def apply_month(pr, r, s, a0, b0, aid, x, actions, ev_action, ev_actor, ev_target, ev_goldstein,
+                ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
+                n_ch, led_trust, led_aid):
+    """Advance one run by one month: all actors' ``actions`` and events ``ev_lo..ev_hi`` together.
+
+    Events with an action (>= 0) act through that action's mechanisms; others add only their
+    Goldstein-weighted direct evidence. Effects (``eff_*``) then set or add exogenous state.
+    With ``n_ch > 1`` the exact trust and aid change of each channel is written to ``led_trust``
+    (n_ch x 5 x 5) and ``led_aid`` (n_ch x 2); channels NCH.. are this month's events in order.
+    """
+    T = np.empty((NA, NA))
+    trust_matrix(r, s, a0, b0, T)
+    x0 = x.copy()  # decisions and mechanisms read the start-of-month state
+    dev = np.zeros((n_ch, 2, NA, NA))
+    daid = np.zeros((n_ch, 2))
+    xs = x0.copy()
+    # Agents' acts. Each reads x0 and writes its own increments into xs via a scratch copy.
+    for i in range(NA):
+        scratch = x0.copy()
+        _act(pr, T, aid, scratch, actions[i], 1.0, -1, dev, daid, n_ch)
+        for k in range(NX):
+            xs[k] += scratch[k] - x0[k]
+    # Exogenous events of the month.
+    for e in range(ev_lo, ev_hi):
+        chn = NCH + (e - ev_lo) if n_ch > 1 else -1
+        scratch = x0.copy()
+        if ev_action[e] >= 0:
+            _act(pr, T, aid, scratch, ev_action[e], ev_severity[e], chn, dev, daid, n_ch)
+        else:
+            w = pr.evidence_gain * ev_goldstein[e] / 10.0 * ev_severity[e]
+            if not ev_material[e]:
+                w *= pr.verbal_weight
+            _ev(dev, chn if n_ch > 1 else 0, ev_target[e], ev_actor[e], w)
+        for k in range(NX):
+            xs[k] += scratch[k] - x0[k]
+    # Continuous rules, from the start-of-month state.
+    need = _need(pr, x0)
+    c_aid = CH_AID if n_ch > 1 else 0
+    _ev(dev, c_aid, MIL, US, pr.aid_trust_gain * aid[0] / pr.aid_ref)
+    _ev(dev, c_aid, CIV, US, pr.aid_trust_gain * aid[1] / pr.aid_ref)
+    if x0[X_ROUTE] <= 0.5:
+        _ev(dev, CH_DEP if n_ch > 1 else 0, US, MIL, -pr.closure_cost * need)
+        xs[X_CLOSED] += 1.0
+    if pr.balance_weight > 0.0:
+        c_bal = CH_BALANCE if n_ch > 1 else 0
+        for i in range(NA):
+            for k in range(NA):
+                if i == k:
+                    continue
+                acc = 0.0
+                for j in range(NA):
+                    if j != i and j != k:
+                        acc += (T[i, j] - 0.5) * (T[j, k] - 0.5) * 4.0
+                _ev(dev, c_bal, i, k, pr.balance_weight * acc / (NA - 2))
+    # Aid: security aid relaxes towards the floor the US's need keeps under it (M8), civilian
+    # aid runs down over a package's life.
+    floor = pr.aid_floor * pr.mil_aid_cap * need
+    relax = pr.aid_relax * (floor - aid[0])
+    daid[(CH_DEP if relax > 0.0 else CH_MEMORY) if n_ch > 1 else 0, 0] += relax
+    daid[CH_MEMORY if n_ch > 1 else 0, 1] -= aid[1] / pr.civ_package_months
+    # Scalar state: relaxation to natural levels and slow dynamics.
+    xs[X_HOST] += pr.hostility_decay * (pr.hostility_natural - x0[X_HOST])
+    xs[X_CIVMIL] += pr.civmil_drift * (pr.civmil_natural - x0[X_CIVMIL])
+    p_target = _clip01(pr.proxy_natural + pr.india_proxy_gain * x0[X_INDIA]
+                       + pr.moral_hazard * math.log1p(aid[0] / pr.aid_ref) * x0[X_TALSTR])
+    xs[X_PROXY] += pr.proxy_rate * (p_target - x0[X_PROXY])
+    st = x0[X_TALSTR]
+    xs[X_TALSTR] += (pr.taliban_growth * x0[X_PROXY] * st * (1.0 - st)
+                     - pr.suppression_us * x0[X_FORCE] / 100.0 * st)
+    xs[X_EXIT] += pr.weariness_drift * x0[X_FORCE] / 100.0 * (1.0 - x0[X_EXIT])
+    xs[X_TALKS] -= pr.talks_decay * x0[X_TALKS]
+    xs[X_INDIA] -= pr.india_engage_decay * x0[X_INDIA]
+    xs[X_GRIEV] -= pr.grievance_decay * x0[X_GRIEV]
+    xs[X_COERCE] -= pr.impulse_decay * x0[X_COERCE]
+    xs[X_ATTACKS] -= pr.impulse_decay * x0[X_ATTACKS]
+    xs[X_APPEALS] -= pr.impulse_decay * x0[X_APPEALS]
+    # Exogenous effects override (set) or shift (add) state after the dynamics.
+    for f in range(eff_event.shape[0]):
+        if ev_lo <= eff_event[f] < ev_hi:
+            if eff_mode[f] == 0:
+                xs[eff_var[f]] = eff_value[f]
+            else:
+                xs[eff_var[f]] += eff_value[f]
+    for k in range(NX):
+        x[k] = xs[k]
+    for k in range(X_HOST, X_FORCE):
+        x[k] = _clip01(x[k])
+    for k in range(X_INDIA, X_GRIEV):
+        x[k] = _clip01(x[k])
+    x[X_FORCE] = max(0.0, x[X_FORCE])
+    if x[X_ROUTE] > 0.5:
+        x[X_CLOSED] = 0.0
+    for k in range(X_GRIEV, NX):
+        x[k] = max(0.0, x[k])
+    # Trust: forget the fast pool, then add the month's evidence; a share of it is remembered.
+    _book(pr, r, s, a0, b0, T, dev, n_ch, led_trust)
+    tot0 = aid[0]
+    tot1 = aid[1]
+    for c in range(n_ch):
+        tot0 += daid[c, 0]
+        tot1 += daid[c, 1]
+    new0 = max(0.0, tot0)
+    new1 = max(0.0, tot1)
+    if n_ch > 1:
+        for c in range(n_ch):
+            led_aid[c, 0] = daid[c, 0]
+            led_aid[c, 1] = daid[c, 1]
+        # Clipping at zero is booked to the memory/decay channel so the ledger sums exactly.
+        led_aid[CH_MEMORY, 0] += new0 - tot0
+        led_aid[CH_MEMORY, 1] += new1 - tot1
+    aid[0] = new0
+    aid[1] = new1
+
+
+@nb.njit(**_JIT)
+def _book(pr, r, s, a0, b0, T, dev, n_ch, led):
+    """Forget, add evidence, and (tracing) book each channel's exact share of the trust change.
+
+    With p = r + a0 and q = s + b0 after forgetting, adding (dr, ds) changes trust by
+    (dr (1 - T_f) - ds T_f) / n_new, linear in each channel's (dr, ds): the shares sum exactly.
+    """
+    lam = pr.forgetting
+    for i in range(NA):
+        for j in range(NA):
+            if i == j:
+                continue
+            r[i, j] *= lam
+            s[i, j] *= lam
+            p = r[i, j] + a0[i, j]
+            q = s[i, j] + b0[i, j]
+            t_f = p / (p + q)
+            dr = 0.0
+            ds = 0.0
+            for c in range(n_ch):
+                dr += dev[c, 0, i, j]
+                ds += dev[c, 1, i, j]
+            n_new = p + q + dr + ds
+            if n_ch > 1:
+                led[CH_MEMORY, i, j] = t_f - T[i, j]
+                for c in range(n_ch):
+                    led[c, i, j] += (dev[c, 0, i, j] * (1.0 - t_f) - dev[c, 1, i, j] * t_f) / n_new
+            # M9: a share of new evidence goes to permanent memory, betrayals more than favours.
+            r[i, j] += (1.0 - pr.memory_pos) * dr
+            a0[i, j] += pr.memory_pos * dr
+            s[i, j] += (1.0 - pr.memory_neg) * ds
+            b0[i, j] += pr.memory_neg * ds
+
+
+@nb.njit(**_JIT)
+def _record(T, aid, x, trust_row, aid_row, x_row):
+    """Copy one month's state into the (possibly float32) output rows."""
+    for i in range(NA):
+        for j in range(NA):
+            trust_row[i, j] = T[i, j]
+    for k in range(aid.shape[0]):
+        aid_row[k] = aid[k]
+    for k in range(NX):
+        x_row[k] = x[k]
+
+
+@nb.njit(**_JIT)
+def run_one(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target, ev_goldstein,
+            ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode, eff_value,
+            n_ch, trust_out, aid_out, x_out, act_out, led_mech, led_ev):
+    """Run one simulation for ``u.shape[0]`` months, writing its series into the output rows."""
+    n_months = u.shape[0]
+    T = np.empty((NA, NA))
+    trust_matrix(r, s, a0, b0, T)
+    _record(T, aid, x, trust_out[0], aid_out[0], x_out[0])
+    actions = np.empty(NA, dtype=np.int64)
+    led_trust = np.zeros((n_ch, NA, NA))
+    led_aid = np.zeros((n_ch, 2))
+    for m in range(n_months):
+        for i in range(NA):
+            f = forced[m, i]
+            actions[i] = f if f >= 0 else decide_actor(pr, r, s, a0, b0, aid, x, i, u[m, i])
+        lo = month_ptr[m]
+        hi = month_ptr[m + 1]
+        if n_ch > 1:
+            led_trust[:] = 0.0
+            led_aid[:] = 0.0
+        apply_month(pr, r, s, a0, b0, aid, x, actions, ev_action, ev_actor, ev_target,
+                    ev_goldstein, ev_material, ev_severity, lo, hi, eff_event, eff_var, eff_mode,
+                    eff_value, n_ch, led_trust, led_aid)
+        trust_matrix(r, s, a0, b0, T)
+        _record(T, aid, x, trust_out[m + 1], aid_out[m + 1], x_out[m + 1])
+        for i in range(NA):
+            act_out[m, i] = actions[i]
+        if n_ch > 1:
+            for c in range(NCH):
+                for i in range(NA):
+                    for j in range(NA):
+                        led_mech[m, c, i * NA + j] = led_trust[c, i, j]
+                led_mech[m, c, NA * NA] = led_aid[c, 0]
+                led_mech[m, c, NA * NA + 1] = led_aid[c, 1]
+            for e in range(lo, hi):
+                c = NCH + e - lo
+                for i in range(NA):
+                    for j in range(NA):
+                        led_ev[e, i * NA + j] = led_trust[c, i, j]
+                led_ev[e, NA * NA] = led_aid[c, 0]
+                led_ev[e, NA * NA + 1] = led_aid[c, 1]
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def run_batch(params, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target,
+              ev_goldstein, ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode,
+              eff_value, n_ch, trust_out, aid_out, x_out, act_out, led_mech, led_ev):
+    """Advance B independent runs (leading axis of every per-run array) in parallel.
+
+    Each run reads only its own parameters, state and random numbers, so results do not depend
+    on the batch size, the chunking or the thread that runs it.
+    """
+    for b in nb.prange(params.shape[0]):
+        run_one(params[b], r[b], s[b], a0[b], b0[b], aid[b], x[b], u[b], forced, ev_action,
+                ev_actor, ev_target, ev_goldstein, ev_material, ev_severity, month_ptr,
+                eff_event, eff_var, eff_mode, eff_value, n_ch, trust_out[b], aid_out[b],
+                x_out[b], act_out[b], led_mech[b], led_ev[b])

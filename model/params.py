@@ -1,0 +1,139 @@
+"""The parameter table: one record per parameter, read from ``model/data/parameters.yaml``.
+
+Every other place that needs a parameter's name, default, bounds, unit or help (the Mesa constructor,
+scenarios, the CLI, sweeps, the dashboard) asks this module; none keeps its own copy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from model.errors import ModelInputError
+from model.spec import ACTIONS
+
+
+class SeedSource(BaseModel):
+    """A parameter grounded in one of the source articles, by a verbatim quote."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    seed: str
+    quote: str
+
+
+class RefSource(BaseModel):
+    """A parameter grounded in the literature (or declared a modelling assumption)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ref: str
+
+
+class Param(BaseModel):
+    """One model parameter: its default, bounds, unit, mechanism group, help and source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    default: float
+    lo: float
+    hi: float
+    unit: str
+    group: Literal[
+        "trust", "memory", "decision", "aid", "aid_compliance", "india_factor", "sovereignty",
+        "attribution", "civmil", "defiance", "mediation", "dependence", "balance", "war",
+    ]
+    help: str
+    source: SeedSource | RefSource
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Param:
+        if not (self.lo <= self.default <= self.hi):
+            raise ValueError(f"default {self.default} outside [{self.lo}, {self.hi}]")
+        return self
+
+
+class ParameterError(ModelInputError):
+    """An unknown parameter name or a value outside the table's bounds."""
+
+
+@cache
+def _table() -> dict[str, Param]:
+    text = resources.files("model.data").joinpath("parameters.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    table = {name: Param(name=name, **rec) for name, rec in raw.items()}
+    missing = [f"bias_{a.name.lower()}" for a in ACTIONS
+               if not a.name.endswith("_HOLD") and f"bias_{a.name.lower()}" not in table]
+    if missing:
+        raise RuntimeError(f"parameters.yaml lacks decision intercepts: {missing}")
+    return table
+
+
+def table() -> dict[str, Param]:
+    """All parameters by name, in table order."""
+    return _table()
+
+
+def names() -> tuple[str, ...]:
+    """Parameter names in table order (the order of a parameter vector)."""
+    return tuple(_table())
+
+
+@cache
+def dtype() -> np.dtype:
+    """Structured dtype with one float64 field per parameter: the kernel's parameter record."""
+    return np.dtype([(n, "f8") for n in _table()])
+
+
+def defaults() -> dict[str, float]:
+    """Default value of every parameter."""
+    return {n: p.default for n, p in _table().items()}
+
+
+def suggest(name: str, choices) -> str:
+    """A ' (did you mean X?)' hint for a misspelt name, or ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check(name: str, value, where: str = "") -> float:
+    """Validate one parameter value against the table; return it as float.
+
+    Raises ParameterError naming the parameter, the value and the bounds.
+    """
+    tab = _table()
+    prefix = f"{where}: " if where else ""
+    if name not in tab:
+        raise ParameterError(f"{prefix}unknown parameter {name!r}{suggest(name, tab)}")
+    p = tab[name]
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise ParameterError(
+            f"{prefix}parameter {name!r} must be a number in [{p.lo}, {p.hi}], got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or not (p.lo <= v <= p.hi):
+        raise ParameterError(
+            f"{prefix}parameter {name!r} = {value!r} is outside its bounds [{p.lo}, {p.hi}] "
+            f"({p.unit})")
+    return v
+
+
+def resolve(overrides: Mapping[str, float] | None = None, where: str = "") -> dict[str, float]:
+    """Defaults updated by validated overrides."""
+    values = defaults()
+    for k, v in (overrides or {}).items():
+        values[k] = check(k, v, where)
+    return values
+
+
+def records(rows: list[Mapping[str, float]]) -> np.ndarray:
+    """A structured parameter array (one record per run) from full parameter mappings."""
+    out = np.empty(len(rows), dtype=dtype())
+    for name in names():
+        out[name] = [row[name] for row in rows]
+    return out
