@@ -208,13 +208,14 @@ def choose(pr, util, avail, lo, hi, u):
     total = 0.0
     for k in range(lo, hi):
         if avail[k]:
-            total += math.exp((util[k] - m) / tau)
+            util[k] = math.exp((util[k] - m) / tau)  # util now holds the unnormalised weights
+            total += util[k]
     target = u * total
     acc = 0.0
     last = lo
     for k in range(lo, hi):
         if avail[k]:
-            acc += math.exp((util[k] - m) / tau)
+            acc += util[k]
             last = k
             if acc >= target:
                 return k
@@ -228,6 +229,12 @@ def decide_actor(pr, r, s, a0, b0, aid, x, actor, u):
     trust_matrix(r, s, a0, b0, T)
     util = np.empty(NACT)
     avail = np.zeros(NACT, dtype=np.bool_)
+    return _decide(pr, T, aid, x, actor, u, util, avail)
+
+
+@nb.njit(**_JIT)
+def _decide(pr, T, aid, x, actor, u, util, avail):
+    """``decide_actor`` on caller-owned buffers."""
     utilities(pr, T, aid, x, actor, util, avail)
     return choose(pr, util, avail, ACT_LO[actor], ACT_HI[actor], u)
 
@@ -252,10 +259,11 @@ def _chan(n_ch, ch_override, c):
 
 
 @nb.njit(**_JIT)
-def _act(pr, T, aid, x, act, sev, ch_override, dev, daid, n_ch):
+def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
     """Apply one act (an agent's choice or an exogenous event typed by an action).
 
-    ``ch_override`` >= 0 books every contribution to that channel (an exogenous event's own);
+    Reads the start-of-month state ``x`` and adds its changes to ``dx``, so that acts of the
+    same month do not see each other (decide-then-apply). ``ch_override`` >= 0 books every contribution to that channel (an exogenous event's own);
     otherwise each mechanism books to its channel. ``n_ch == 1`` collapses channels (no trace).
     """
     a = ACT_ACTOR[act]
@@ -275,60 +283,60 @@ def _act(pr, T, aid, x, act, sev, ch_override, dev, daid, n_ch):
     elif act == US_SUSPEND_AID:
         daid[_chan(n_ch, ch_override, CH_POLICY), 0] -= min(1.0, pr.suspend_fraction * sev) * aid[0]
     elif act == US_PRESSURE:
-        x[X_COERCE] += 0.5 * sev
+        dx[X_COERCE] += 0.5 * sev
     elif act == US_THREATEN:
-        x[X_COERCE] += sev
+        dx[X_COERCE] += sev
         _ev(dev, _chan(n_ch, ch_override, CH_ATTR), MIL, US, -pr.threat_offense * sev)
     elif act == US_STRIKE:
         # M3 sovereignty shock: both Pakistani actors feel it; the public hardens.
         _ev(dev, _chan(n_ch, ch_override, CH_SOV), MIL, US, -pr.sovereignty_weight * sev)
         _ev(dev, _chan(n_ch, ch_override, CH_SOV), CIV, US, -pr.sovereignty_weight * sev)
-        x[X_HOST] += pr.hostility_gain * sev * (1.0 - x[X_HOST])
-        x[X_GRIEV] += sev
-        x[X_TALSTR] -= pr.suppression_us * sev * x[X_TALSTR]
+        dx[X_HOST] += pr.hostility_gain * sev * (1.0 - x[X_HOST])
+        dx[X_GRIEV] += sev
+        dx[X_TALSTR] -= pr.suppression_us * sev * x[X_TALSTR]
     elif act == US_PARTNER_INDIA or act == IND_PARTNER_US:
         # M2 the India factor: the army reads US-India closeness as a turn against it.
         _ev(dev, _chan(n_ch, ch_override, CH_INDIA), MIL, US, -pr.india_penalty * sev)
     elif act == US_BACK_CIVILIANS:
-        x[X_CIVMIL] += pr.backing_shift * sev * (1.0 - x[X_CIVMIL])
+        dx[X_CIVMIL] += pr.backing_shift * sev * (1.0 - x[X_CIVMIL])
         _ev(dev, _chan(n_ch, ch_override, CH_CIVMIL), MIL, US, -pr.interference_penalty * sev)
     elif act == US_NEGOTIATE or act == TAL_NEGOTIATE:
-        x[X_TALKS] += pr.talks_step * sev * (1.0 - x[X_TALKS])
+        dx[X_TALKS] += pr.talks_step * sev * (1.0 - x[X_TALKS])
     elif act == MIL_COOPERATE:
-        x[X_TALSTR] -= pr.suppression_mil * sev * x[X_TALSTR]
+        dx[X_TALSTR] -= pr.suppression_mil * sev * x[X_TALSTR]
     elif act == MIL_HEDGE:
-        x[X_PROXY] += pr.hedge_step * sev * (1.0 - x[X_PROXY])
+        dx[X_PROXY] += pr.hedge_step * sev * (1.0 - x[X_PROXY])
         # M1: the US sees part of the hedging, which caps what cooperation buys.
         _ev(dev, _chan(n_ch, ch_override, CH_AID), US, MIL, -pr.hedge_visibility * pr.evidence_gain * sev)
     elif act == MIL_DEFY:
         # M6: defiance shores up the army's standing at home.
-        x[X_CIVMIL] -= pr.defiance_standing * sev * x[X_HOST] * x[X_CIVMIL]
+        dx[X_CIVMIL] -= pr.defiance_standing * sev * x[X_HOST] * x[X_CIVMIL]
     elif act == MIL_CLOSE_ROUTE:
-        x[X_ROUTE] = 0.0
+        dx[X_ROUTE] -= x[X_ROUTE]
     elif act == MIL_REOPEN_ROUTE:
-        x[X_ROUTE] = 1.0
-        x[X_CLOSED] = 0.0
+        dx[X_ROUTE] += 1.0 - x[X_ROUTE]
+        dx[X_CLOSED] -= x[X_CLOSED]
     elif act == MIL_EVICT_DRONES:
-        x[X_DRONES] = 0.0
+        dx[X_DRONES] -= x[X_DRONES]
     elif act == MIL_MEDIATE:
         # M7: mediation is worth most to the US when it wants to leave.
-        x[X_TALKS] += pr.talks_step * sev * (1.0 - x[X_TALKS])
+        dx[X_TALKS] += pr.talks_step * sev * (1.0 - x[X_TALKS])
         _ev(dev, _chan(n_ch, ch_override, CH_MED), US, MIL, pr.mediation_trust * sev * x[X_EXIT])
     elif act == MIL_PRESSURE_CIV:
-        x[X_CIVMIL] -= pr.pressure_shift * sev * x[X_CIVMIL]
+        dx[X_CIVMIL] -= pr.pressure_shift * sev * x[X_CIVMIL]
     elif act == CIV_SEEK_BACKING:
         # M5: an appeal to Washington is a betrayal in the army's eyes.
-        x[X_APPEALS] += sev
+        dx[X_APPEALS] += sev
         _ev(dev, _chan(n_ch, ch_override, CH_CIVMIL), MIL, CIV, -pr.interference_penalty * sev)
     elif act == CIV_DEFY:
-        x[X_CIVMIL] += pr.defiance_standing * sev * x[X_HOST] * (1.0 - x[X_CIVMIL])
+        dx[X_CIVMIL] += pr.defiance_standing * sev * x[X_HOST] * (1.0 - x[X_CIVMIL])
     elif act == TAL_ATTACK:
         # M4 attribution: the US reads attacks as the army's, in proportion to its proxy ties.
-        x[X_ATTACKS] += sev
-        x[X_EXIT] += pr.weariness_gain * sev * (1.0 - x[X_EXIT])
+        dx[X_ATTACKS] += sev
+        dx[X_EXIT] += pr.weariness_gain * sev * (1.0 - x[X_EXIT])
         _ev(dev, _chan(n_ch, ch_override, CH_ATTR), US, MIL, -pr.attribution_weight * sev * x[X_PROXY])
     elif act == IND_ENGAGE_AFG:
-        x[X_INDIA] += pr.india_engage_step * sev * (1.0 - x[X_INDIA])
+        dx[X_INDIA] += pr.india_engage_step * sev * (1.0 - x[X_INDIA])
         _ev(dev, _chan(n_ch, ch_override, CH_INDIA), MIL, IND, -pr.evidence_gain * pr.india_engage_step * sev * 10.0)
 
 
@@ -347,40 +355,46 @@ def apply_month(pr, r, s, a0, b0, aid, x, actions, ev_action, ev_actor, ev_targe
     Goldstein-weighted direct evidence. Effects (``eff_*``) then set or add exogenous state.
     With ``n_ch > 1`` the exact trust and aid change of each channel is written to ``led_trust``
     (n_ch x 5 x 5) and ``led_aid`` (n_ch x 2); channels NCH.. are this month's events in order.
+    This allocating form serves the Mesa face; the batch loop calls ``_apply`` with buffers.
     """
     T = np.empty((NA, NA))
     trust_matrix(r, s, a0, b0, T)
-    x0 = x.copy()  # decisions and mechanisms read the start-of-month state
-    dev = np.zeros((n_ch, 2, NA, NA))
-    daid = np.zeros((n_ch, 2))
-    xs = x0.copy()
-    # Agents' acts. Each reads x0 and writes its own increments into xs via a scratch copy.
+    _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target, ev_goldstein,
+           ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
+           n_ch, led_trust, led_aid, np.zeros(NX), np.zeros((n_ch, 2, NA, NA)),
+           np.zeros((n_ch, 2)))
+
+
+@nb.njit(**_JIT)
+def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target, ev_goldstein,
+           ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
+           n_ch, led_trust, led_aid, dx, dev, daid):
+    """``apply_month`` on caller-owned buffers (``T`` = start-of-month trust; dx, dev, daid
+    are scratch and are cleared here)."""
+    dx[:] = 0.0
+    dev[:] = 0.0
+    daid[:] = 0.0
+    # Agents' acts: each reads the start-of-month state x and adds its changes to dx.
     for i in range(NA):
-        scratch = x0.copy()
-        _act(pr, T, aid, scratch, actions[i], 1.0, -1, dev, daid, n_ch)
-        for k in range(NX):
-            xs[k] += scratch[k] - x0[k]
+        _act(pr, aid, x, dx, actions[i], 1.0, -1, dev, daid, n_ch)
     # Exogenous events of the month.
     for e in range(ev_lo, ev_hi):
         chn = NCH + (e - ev_lo) if n_ch > 1 else -1
-        scratch = x0.copy()
         if ev_action[e] >= 0:
-            _act(pr, T, aid, scratch, ev_action[e], ev_severity[e], chn, dev, daid, n_ch)
+            _act(pr, aid, x, dx, ev_action[e], ev_severity[e], chn, dev, daid, n_ch)
         else:
             w = pr.evidence_gain * ev_goldstein[e] / 10.0 * ev_severity[e]
             if not ev_material[e]:
                 w *= pr.verbal_weight
             _ev(dev, chn if n_ch > 1 else 0, ev_target[e], ev_actor[e], w)
-        for k in range(NX):
-            xs[k] += scratch[k] - x0[k]
     # Continuous rules, from the start-of-month state.
-    need = _need(pr, x0)
+    need = _need(pr, x)
     c_aid = CH_AID if n_ch > 1 else 0
     _ev(dev, c_aid, MIL, US, pr.aid_trust_gain * aid[0] / pr.aid_ref)
     _ev(dev, c_aid, CIV, US, pr.aid_trust_gain * aid[1] / pr.aid_ref)
-    if x0[X_ROUTE] <= 0.5:
+    if x[X_ROUTE] <= 0.5:
         _ev(dev, CH_DEP if n_ch > 1 else 0, US, MIL, -pr.closure_cost * need)
-        xs[X_CLOSED] += 1.0
+        dx[X_CLOSED] += 1.0
     if pr.balance_weight > 0.0:
         c_bal = CH_BALANCE if n_ch > 1 else 0
         for i in range(NA):
@@ -399,39 +413,39 @@ def apply_month(pr, r, s, a0, b0, aid, x, actions, ev_action, ev_actor, ev_targe
     daid[(CH_DEP if relax > 0.0 else CH_MEMORY) if n_ch > 1 else 0, 0] += relax
     daid[CH_MEMORY if n_ch > 1 else 0, 1] -= aid[1] / pr.civ_package_months
     # Scalar state: relaxation to natural levels and slow dynamics.
-    xs[X_HOST] += pr.hostility_decay * (pr.hostility_natural - x0[X_HOST])
-    xs[X_CIVMIL] += pr.civmil_drift * (pr.civmil_natural - x0[X_CIVMIL])
-    p_target = _clip01(pr.proxy_natural + pr.india_proxy_gain * x0[X_INDIA]
-                       + pr.moral_hazard * math.log1p(aid[0] / pr.aid_ref) * x0[X_TALSTR])
-    xs[X_PROXY] += pr.proxy_rate * (p_target - x0[X_PROXY])
-    st = x0[X_TALSTR]
-    xs[X_TALSTR] += (pr.taliban_growth * x0[X_PROXY] * st * (1.0 - st)
-                     - pr.suppression_us * x0[X_FORCE] / 100.0 * st)
-    xs[X_EXIT] += pr.weariness_drift * x0[X_FORCE] / 100.0 * (1.0 - x0[X_EXIT])
-    xs[X_TALKS] -= pr.talks_decay * x0[X_TALKS]
-    xs[X_INDIA] -= pr.india_engage_decay * x0[X_INDIA]
-    xs[X_GRIEV] -= pr.grievance_decay * x0[X_GRIEV]
-    xs[X_COERCE] -= pr.impulse_decay * x0[X_COERCE]
-    xs[X_ATTACKS] -= pr.impulse_decay * x0[X_ATTACKS]
-    xs[X_APPEALS] -= pr.impulse_decay * x0[X_APPEALS]
+    dx[X_HOST] += pr.hostility_decay * (pr.hostility_natural - x[X_HOST])
+    dx[X_CIVMIL] += pr.civmil_drift * (pr.civmil_natural - x[X_CIVMIL])
+    p_target = _clip01(pr.proxy_natural + pr.india_proxy_gain * x[X_INDIA]
+                       + pr.moral_hazard * math.log1p(aid[0] / pr.aid_ref) * x[X_TALSTR])
+    dx[X_PROXY] += pr.proxy_rate * (p_target - x[X_PROXY])
+    st = x[X_TALSTR]
+    dx[X_TALSTR] += (pr.taliban_growth * x[X_PROXY] * st * (1.0 - st)
+                     - pr.suppression_us * x[X_FORCE] / 100.0 * st)
+    dx[X_EXIT] += pr.weariness_drift * x[X_FORCE] / 100.0 * (1.0 - x[X_EXIT])
+    dx[X_TALKS] -= pr.talks_decay * x[X_TALKS]
+    dx[X_INDIA] -= pr.india_engage_decay * x[X_INDIA]
+    dx[X_GRIEV] -= pr.grievance_decay * x[X_GRIEV]
+    dx[X_COERCE] -= pr.impulse_decay * x[X_COERCE]
+    dx[X_ATTACKS] -= pr.impulse_decay * x[X_ATTACKS]
+    dx[X_APPEALS] -= pr.impulse_decay * x[X_APPEALS]
+    for k in range(NX):
+        x[k] += dx[k]
     # Exogenous effects override (set) or shift (add) state after the dynamics.
     for f in range(eff_event.shape[0]):
         if ev_lo <= eff_event[f] < ev_hi:
             if eff_mode[f] == 0:
-                xs[eff_var[f]] = eff_value[f]
+                x[eff_var[f]] = eff_value[f]
             else:
-                xs[eff_var[f]] += eff_value[f]
-    for k in range(NX):
-        x[k] = xs[k]
+                x[eff_var[f]] += eff_value[f]
     for k in range(X_HOST, X_FORCE):
         x[k] = _clip01(x[k])
     for k in range(X_INDIA, X_GRIEV):
         x[k] = _clip01(x[k])
     x[X_FORCE] = max(0.0, x[X_FORCE])
-    if x[X_ROUTE] > 0.5:
-        x[X_CLOSED] = 0.0
     for k in range(X_GRIEV, NX):
         x[k] = max(0.0, x[k])
+    if x[X_ROUTE] > 0.5:
+        x[X_CLOSED] = 0.0
     # Trust: forget the fast pool, then add the month's evidence; a share of it is remembered.
     _book(pr, r, s, a0, b0, T, dev, n_ch, led_trust)
     tot0 = aid[0]
@@ -510,18 +524,23 @@ def run_one(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target,
     actions = np.empty(NA, dtype=np.int64)
     led_trust = np.zeros((n_ch, NA, NA))
     led_aid = np.zeros((n_ch, 2))
+    util = np.empty(NACT)
+    avail = np.zeros(NACT, dtype=np.bool_)
+    dx = np.zeros(NX)
+    dev = np.zeros((n_ch, 2, NA, NA))
+    daid = np.zeros((n_ch, 2))
     for m in range(n_months):
         for i in range(NA):
             f = forced[m, i]
-            actions[i] = f if f >= 0 else decide_actor(pr, r, s, a0, b0, aid, x, i, u[m, i])
+            actions[i] = f if f >= 0 else _decide(pr, T, aid, x, i, u[m, i], util, avail)
         lo = month_ptr[m]
         hi = month_ptr[m + 1]
         if n_ch > 1:
             led_trust[:] = 0.0
             led_aid[:] = 0.0
-        apply_month(pr, r, s, a0, b0, aid, x, actions, ev_action, ev_actor, ev_target,
-                    ev_goldstein, ev_material, ev_severity, lo, hi, eff_event, eff_var, eff_mode,
-                    eff_value, n_ch, led_trust, led_aid)
+        _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
+               ev_goldstein, ev_material, ev_severity, lo, hi, eff_event, eff_var, eff_mode,
+               eff_value, n_ch, led_trust, led_aid, dx, dev, daid)
         trust_matrix(r, s, a0, b0, T)
         _record(T, aid, x, trust_out[m + 1], aid_out[m + 1], x_out[m + 1])
         for i in range(NA):
