@@ -1,7 +1,7 @@
 """The parameter table: one record per parameter, read from ``model/data/parameters.yaml``.
 
-Every other place that needs a parameter's name, default, bounds, unit or help (the Mesa constructor,
-scenarios, the CLI, sweeps, the dashboard) asks this module; none keeps its own copy.
+Every other place that needs a parameter's name, default, bounds, unit or help (the Mesa
+constructor, scenarios, the CLI, sweeps, the dashboard) asks this module; none keeps a copy.
 """
 
 from __future__ import annotations

@@ -321,10 +321,7 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
         act.append(a_idx)
         actor.append(spec.ACTOR_INDEX.get(e.actor, -1))
         target.append(spec.ACTOR_INDEX.get(e.target, -1) if e.target else -1)
-        if a_idx >= 0:
-            code = spec.ACTIONS[a_idx].cameo
-        else:
-            code = e.cameo or "01"
+        code = spec.ACTIONS[a_idx].cameo if a_idx >= 0 else (e.cameo or "01")
         et = spec.event_types()[code]
         gold.append(float(et["goldstein"]))
         mat.append(et["quad"] in (2, 4))

@@ -1,7 +1,8 @@
 """The model's vocabulary: actors, state variables, event types and actions.
 
 One source of truth for each list. The kernel (``model.kernel``) addresses the same items by the
-integer indices defined here; everything else (scenarios, catalog, results, dashboard) uses the names.
+integer indices defined here; everything else (scenarios, catalog, results, dashboard) uses the
+names.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ STATE_VARS: tuple[StateVar, ...] = (
     StateVar("india_engagement", "share 0..1", 0.0, 1.0,
              "India's engagement in Afghanistan as perceived from Rawalpindi.", 0.1),
     StateVar("proxy_support", "share 0..1", 0.0, 1.0,
-             "PAK_MIL's covert support for Taliban/Haqqani proxies (hedging level).", "proxy_natural"),
+             "PAK_MIL's covert support for Taliban/Haqqani proxies (hedging level).",
+             "proxy_natural"),
     StateVar("us_exit_pressure", "share 0..1", 0.0, 1.0,
              "US domestic pressure to leave Afghanistan (war weariness)."),
     StateVar("talks", "share 0..1", 0.0, 1.0,

@@ -75,7 +75,7 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: tuple, locs: dict, 
 class _CountingLoader(yaml.SafeLoader):
     """SafeLoader that counts aliases, so a billion-laughs file is refused early."""
 
-    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             self.alias_count = getattr(self, "alias_count", 0) + 1
             if self.alias_count > MAX_ALIASES:

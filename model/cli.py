@@ -1,0 +1,219 @@
+"""Command line: ``python -m model COMMAND ...``.
+
+Every command validates its inputs before it runs anything; bad input prints a located message
+to stderr and exits with code 2, leaving no partial output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from model import params as P
+from model import spec
+from model.errors import ModelInputError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own usage errors also exit 2
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
+    return v
+
+
+def _pos_int(text: str) -> int:
+    v = _nonneg_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
+    return v
+
+
+def _assignment(text: str) -> tuple[str, float]:
+    name, eq, value = text.partition("=")
+    if not eq:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"parameter {name.strip()!r}: expected a number, got {value!r}") from None
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        tmp_path.replace(path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_table(chunks, out: Path) -> int:
+    """Stream each chunk's long table to ``out`` (.parquet or .csv); returns rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with atomic_output(out) as tmp:
+        if out.suffix == ".parquet":
+            writer = None
+            try:
+                for res in chunks:
+                    table = pa.Table.from_pandas(res.to_frame(), preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    writer.write_table(table)
+                    rows += table.num_rows
+            finally:
+                if writer is not None:
+                    writer.close()
+        else:
+            first = True
+            for res in chunks:
+                df = res.to_frame()
+                df.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
+                first = False
+                rows += len(df)
+    return rows
+
+
+class _Summary:
+    """Running summary over chunks, so printing needs no second pass over the runs."""
+
+    KEY_PAIRS = (("PAK_MIL", "US"), ("US", "PAK_MIL"), ("PAK_CIV", "US"), ("US", "PAK_CIV"))
+    KEY_ACTIONS = ("US_MIL_AID", "US_CIV_AID", "US_SUSPEND_AID", "US_STRIKE", "MIL_COOPERATE",
+                   "MIL_HEDGE", "MIL_CLOSE_ROUTE", "MIL_REOPEN_ROUTE", "MIL_EVICT_DRONES",
+                   "MIL_MEDIATE", "CIV_SEEK_BACKING", "TAL_ATTACK")
+
+    def __init__(self) -> None:
+        self.final: dict[str, list[np.ndarray]] = {}
+        self.runs = 0
+        self.dates: list[str] = []
+        self.scenario = None
+
+    def add(self, res) -> None:
+        self.runs += res.runs
+        self.dates = res.dates
+        self.scenario = res.scenario
+        for a, b in self.KEY_PAIRS:
+            self.final.setdefault(f"trust {a}->{b}", []).append(res.trust_series(a, b)[:, -1])
+        for k, (d, rcp) in enumerate(spec.AID_FLOWS):
+            total = res.aid[:, 1:, k].astype(np.float64).sum(axis=1) / 1000.0
+            self.final.setdefault(f"total aid {d}->{rcp} ($bn)", []).append(total)
+        closed = (res.state[:, 1:, spec.STATE_INDEX["supply_route_open"]] < 0.5).sum(axis=1)
+        self.final.setdefault("months supply route closed", []).append(closed)
+        self.final.setdefault("public hostility (final)", []).append(
+            res.state[:, -1, spec.STATE_INDEX["public_hostility"]])
+        for act in self.KEY_ACTIONS:
+            self.final.setdefault(f"{act} (times)", []).append(res.action_count(act).sum(axis=1))
+
+    def text(self) -> str:
+        lines = [f"scenario {self.scenario.name!r}: {self.runs} run(s), "
+                 f"{self.dates[0]} .. {self.dates[-1]} ({len(self.dates) - 1} months)",
+                 f"{'quantity':40s} {'median':>9s} {'5%':>9s} {'95%':>9s}"]
+        for name, parts in self.final.items():
+            v = np.concatenate(parts).astype(np.float64)
+            q5, q50, q95 = np.quantile(v, [0.05, 0.5, 0.95])
+            lines.append(f"{name:40s} {q50:9.3f} {q5:9.3f} {q95:9.3f}")
+        return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from model.engine import iter_chunks
+    from model.scenario import compile_scenario, load_scenario
+
+    sc = load_scenario(args.scenario)
+    overrides = dict(args.set or [])
+    for k, v in overrides.items():
+        P.check(k, v, where="--set")
+    compile_scenario(sc, args.months)  # validates --months against the scenario
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix not in (".parquet", ".csv"):
+        raise ModelInputError(f"--out {args.out}: expected a file ending in .parquet or .csv")
+    summary = _Summary()
+
+    def chunks():
+        for res in iter_chunks(sc, runs=args.runs, seed=args.seed, months=args.months,
+                               params=overrides, chunk=args.chunk, workers=args.workers):
+            summary.add(res)
+            yield res
+
+    if out is not None:
+        rows = write_table(chunks(), out)
+        print(f"wrote {rows:,} rows to {out}")
+    else:
+        for _ in chunks():
+            pass
+    print(summary.text())
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    for name, p in P.table().items():
+        if args.group and p.group != args.group:
+            continue
+        print(f"{name:28s} {p.default:>9g}  [{p.lo:g}, {p.hi:g}]  {p.unit}  ({p.group})")
+        if args.verbose:
+            print(f"    {p.help}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m model", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a scenario and print a summary (optionally save the "
+                                     "long table)")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--runs", type=_pos_int, default=1)
+    run.add_argument("--seed", type=_nonneg_int, default=0, help="master seed (0 is a seed)")
+    run.add_argument("--months", type=_pos_int, default=None, help="default: the scenario's")
+    run.add_argument("--out", help="write the long table to FILE.parquet or FILE.csv")
+    run.add_argument("--set", type=_assignment, action="append", metavar="NAME=VALUE",
+                     help="override a parameter (repeatable)")
+    run.add_argument("--chunk", type=_pos_int, default=1024, help="runs per chunk")
+    run.add_argument("--workers", type=_pos_int, default=1, help="processes")
+    run.set_defaults(func=cmd_run)
+
+    prm = sub.add_parser("params", help="list the parameter table")
+    prm.add_argument("--group", default=None)
+    prm.add_argument("-v", "--verbose", action="store_true")
+    prm.set_defaults(func=cmd_params)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ModelInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
