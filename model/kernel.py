@@ -96,6 +96,7 @@ NCH = len(CHANNELS)
 NLEDGER = NA * NA + len(spec.AID_FLOWS)
 
 _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+_JIT_INLINE = {**_JIT, "inline": "always"}
 
 
 @nb.njit(**_JIT)
@@ -107,7 +108,7 @@ def trust_matrix(r, s, a0, b0, out):
             out[i, j] = p / (p + s[i, j] + b0[i, j])
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_INLINE)
 def _need(pr, x):
     """US dependence on Pakistan, 0..1: saturating in the US force level (mechanism 8)."""
     f = x[X_FORCE]
@@ -239,7 +240,7 @@ def _decide(pr, T, aid, x, actor, u, util, avail):
     return choose(pr, util, avail, ACT_LO[actor], ACT_HI[actor], u)
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_INLINE)
 def _ev(dev, ch, i, j, amount):
     """Book evidence of ``i`` about ``j``: positive amount cooperative, negative defecting."""
     if i < 0 or j < 0 or i == j or amount == 0.0:
@@ -250,7 +251,7 @@ def _ev(dev, ch, i, j, amount):
         dev[ch, 1, i, j] -= amount
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_INLINE)
 def _chan(n_ch, ch_override, c):
     """The channel to book to: one channel without trace, the event's own, or the mechanism's."""
     if n_ch == 1:
@@ -340,7 +341,7 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
         _ev(dev, _chan(n_ch, ch_override, CH_INDIA), MIL, IND, -pr.evidence_gain * pr.india_engage_step * sev * 10.0)
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_INLINE)
 def _clip01(v):
     return min(1.0, max(0.0, v))
 

@@ -1,0 +1,188 @@
+"""Unit layer: the kernel's pure rules (trust as a Beta expectation, the logit choice, the
+repertoire and availability of actions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model import kernel, spec
+from model import params as P
+from model.engine import initial_state
+from model.scenario import Scenario
+
+NA = spec.N_ACTORS
+MIL = spec.ACTOR_INDEX["PAK_MIL"]
+CLOSE = spec.ACTION_INDEX["MIL_CLOSE_ROUTE"]
+REOPEN = spec.ACTION_INDEX["MIL_REOPEN_ROUTE"]
+ROUTE = spec.STATE_INDEX["supply_route_open"]
+GRID = (np.arange(2000) + 0.5) / 2000  # a deterministic grid of u over [0, 1)
+
+
+def record(**over) -> np.void:
+    return P.records([{**P.defaults(), **over}])[0]
+
+
+def start_state(**over):
+    prm = {**P.defaults(), **over}
+    return initial_state(Scenario(name="t", months=1), prm)
+
+
+def test_trust_matrix_is_beta_expectation():
+    rng = np.random.default_rng(7)
+    r, s = rng.uniform(0, 20, (2, NA, NA))
+    a0, b0 = rng.uniform(0.1, 10, (2, NA, NA))
+    out = np.empty((NA, NA))
+    kernel.trust_matrix(r, s, a0, b0, out)
+    np.testing.assert_allclose(out, (r + a0) / (r + s + a0 + b0), rtol=1e-14)
+    assert ((out > 0) & (out < 1)).all()
+
+
+def test_trust_matrix_without_evidence_is_the_prior():
+    # No fast evidence: trust equals a0 / (a0 + b0), e.g. Beta(1, 1) -> 0.5 (Josang & Ismail).
+    z = np.zeros((NA, NA))
+    out = np.empty((NA, NA))
+    kernel.trust_matrix(z, z, np.ones((NA, NA)), np.ones((NA, NA)), out)
+    np.testing.assert_array_equal(out, 0.5)
+    kernel.trust_matrix(z + 3.0, z, np.ones((NA, NA)), np.ones((NA, NA)), out)
+    np.testing.assert_allclose(out, 0.8)
+
+
+def test_initial_state_trust_is_the_baselines():
+    prm = P.defaults()
+    r, s, a0, b0, _aid, _x = start_state()
+    out = np.empty((NA, NA))
+    kernel.trust_matrix(r, s, a0, b0, out)
+    ix = spec.ACTOR_INDEX
+    assert out[ix["PAK_MIL"], ix["US"]] == pytest.approx(prm["baseline_mil_us"])
+    assert out[ix["US"], ix["PAK_MIL"]] == pytest.approx(prm["baseline_us_mil"])
+    assert out[ix["US"], ix["INDIA"]] == pytest.approx(prm["baseline_us_india"])
+    np.testing.assert_allclose(a0 + b0 - np.diag(np.diag(a0 + b0)),
+                               prm["prior_strength"] * (1 - np.eye(NA)))
+
+
+def _choose(pr, util, avail, lo, hi, u):
+    return kernel.choose(pr, np.array(util, dtype=np.float64), np.array(avail, dtype=np.bool_),
+                         lo, hi, u)
+
+
+@pytest.mark.parametrize("best", [0, 3, 5])
+def test_choose_huge_gap_picks_best_available(best):
+    pr = record(choice_temperature=5.0)  # even the noisiest choice
+    n = 6
+    util = np.zeros(n)
+    util[best] = 1000.0
+    avail = np.ones(n, dtype=bool)
+    picks = {_choose(pr, util, avail, 0, n, u) for u in GRID}
+    assert picks == {best}
+
+
+def test_choose_never_picks_unavailable_even_if_best():
+    pr = record()
+    n = 6
+    util = np.array([0.0, 1000.0, -1.0, 2.0, 500.0, 1.0])
+    avail = np.array([True, False, True, True, False, True])
+    picks = [_choose(pr, util, avail, 0, n, u) for u in GRID]
+    assert set(picks) <= {0, 2, 3, 5}
+    assert max(set(picks), key=picks.count) == 3  # the best among the available
+    # u at the very ends of [0, 1)
+    for u in (0.0, np.nextafter(1.0, 0.0)):
+        assert avail[_choose(pr, util, avail, 0, n, u)]
+
+
+def test_choose_respects_the_repertoire_slice():
+    pr = record()
+    util = np.zeros(10)
+    util[1] = util[9] = 1000.0  # outside the slice 3..7
+    avail = np.ones(10, dtype=bool)
+    picks = {_choose(pr, util, avail, 3, 7, u) for u in GRID}
+    assert picks <= set(range(3, 7))
+
+
+@pytest.mark.parametrize("tau", [0.2, 1.0, 5.0])
+def test_choose_equal_utilities_is_uniform(tau):
+    pr = record(choice_temperature=tau)
+    n = 5
+    avail = np.array([True, True, False, True, True])
+    picks = np.array([_choose(pr, np.full(n, 0.7), avail, 0, n, u) for u in GRID])
+    counts = np.bincount(picks, minlength=n)
+    assert counts[2] == 0
+    expected = len(GRID) / 4
+    assert np.abs(counts[[0, 1, 3, 4]] - expected).max() <= 2
+
+
+def test_choose_follows_logit_odds():
+    # Two actions one temperature unit apart: odds e:1 (McFadden's conditional logit).
+    pr = record(choice_temperature=2.0)
+    picks = np.array([_choose(pr, [2.0, 0.0], [True, True], 0, 2, u) for u in GRID])
+    share = (picks == 0).mean()
+    assert share == pytest.approx(np.e / (1 + np.e), abs=2 / len(GRID))
+
+
+@pytest.mark.parametrize("actor", range(NA))
+def test_decide_actor_stays_in_repertoire(actor):
+    rng = np.random.default_rng(actor)
+    lo, hi = kernel.ACT_LO[actor], kernel.ACT_HI[actor]
+    assert [a.actor for a in spec.ACTIONS[lo:hi]] == [spec.ACTORS[actor]] * (hi - lo)
+    seen = set()
+    for k in range(60):
+        pr = record(choice_temperature=5.0,
+                    **{f"bias_{a.name.lower()}": 4.0 for a in spec.ACTIONS
+                       if not a.name.endswith("_HOLD")})
+        r, s, a0, b0, aid, x = start_state()
+        r = rng.uniform(0, 10, (NA, NA))
+        s = rng.uniform(0, 10, (NA, NA))
+        aid = rng.uniform(0, 300, 2)
+        for i, v in enumerate(spec.STATE_VARS):
+            x[i] = rng.uniform(v.lo, min(v.hi, 10.0))
+        x[ROUTE] = float(k % 2)
+        for u in GRID[::50]:
+            a = kernel.decide_actor(pr, r, s, a0, b0, aid, x, actor, u)
+            assert lo <= a < hi
+            assert spec.ACTIONS[a].actor == spec.ACTORS[actor]
+            seen.add(int(a))
+    # With every intercept at its top, the whole repertoire gets used.
+    assert seen == set(range(lo, hi))
+
+
+def _mil_choices(x_route: float, **over) -> set[int]:
+    pr = record(**over)
+    r, s, a0, b0, aid, x = start_state()
+    x[ROUTE] = x_route
+    x[spec.STATE_INDEX["sovereignty_grievance"]] = 50.0
+    x[spec.STATE_INDEX["route_closed_months"]] = 0.0 if x_route > 0.5 else 30.0
+    x[spec.STATE_INDEX["us_force"]] = 100.0
+    return {int(kernel.decide_actor(pr, r, s, a0, b0, aid, x, MIL, u)) for u in GRID}
+
+
+def test_close_route_never_when_closed():
+    picks = _mil_choices(0.0, bias_mil_close_route=4.0, retaliation_gain=12.0,
+                         dependence_cost=0.0)
+    assert CLOSE not in picks
+    # the same closed state with reopening made attractive: it is available and chosen
+    assert REOPEN in _mil_choices(0.0, bias_mil_close_route=4.0, bias_mil_reopen_route=4.0,
+                                  retaliation_gain=0.0, dependence_cost=3.0)
+
+
+def test_reopen_never_when_open():
+    picks = _mil_choices(1.0, bias_mil_reopen_route=4.0, dependence_cost=3.0,
+                         retaliation_gain=0.0)
+    assert REOPEN not in picks
+    assert CLOSE in _mil_choices(1.0, bias_mil_reopen_route=4.0, bias_mil_close_route=4.0,
+                                 retaliation_gain=12.0)
+
+
+def test_utilities_hold_is_zero_and_flags_availability():
+    pr = record()
+    r, s, a0, b0, aid, x = start_state()
+    T = np.empty((NA, NA))
+    kernel.trust_matrix(r, s, a0, b0, T)
+    for actor in range(NA):
+        util = np.full(kernel.NACT, np.nan)
+        avail = np.zeros(kernel.NACT, dtype=np.bool_)
+        kernel.utilities(pr, T, aid, x, actor, util, avail)
+        lo, hi = kernel.ACT_LO[actor], kernel.ACT_HI[actor]
+        assert util[lo] == 0.0 and avail[lo]  # HOLD is the zero of the scale
+        assert spec.ACTIONS[lo].name.endswith("_HOLD")
+        assert np.isfinite(util[lo:hi]).all()
+        assert np.isnan(np.delete(util, np.arange(lo, hi))).all()  # other actors' untouched
