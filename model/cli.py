@@ -172,6 +172,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history_check(args: argparse.Namespace) -> int:
+    from model.engine import simulate
+    from model.history import score
+    from model.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    res = simulate(sc, runs=args.runs, seed=args.seed, workers=args.workers)
+    print(score(res, window=args.window).text())
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from model.catalog import format_events, load_catalog
+
+    cat = load_catalog()
+    try:
+        evs = cat.filter(actor=args.actor, kind=args.kind, start=getattr(args, "from"),
+                         end=args.to)
+    except ValueError as exc:
+        raise ModelInputError(f"--from/--to: {exc}") from None
+    print(format_events(evs))
+    print(f"{len(evs)} event(s)")
+    return 0
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     for name, p in P.table().items():
         if args.group and p.group != args.group:
@@ -180,6 +205,12 @@ def cmd_params(args: argparse.Namespace) -> int:
         if args.verbose:
             print(f"    {p.help}")
     return 0
+
+
+def _history_path() -> Path:
+    from model.paths import SCENARIOS
+
+    return SCENARIOS / "history.yaml"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,6 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--chunk", type=_pos_int, default=1024, help="runs per chunk")
     run.add_argument("--workers", type=_pos_int, default=1, help="processes")
     run.set_defaults(func=cmd_run)
+
+    hc = sub.add_parser("history-check", help="score the history replay against the record")
+    hc.add_argument("--runs", type=_pos_int, default=200)
+    hc.add_argument("--seed", type=_nonneg_int, default=0)
+    hc.add_argument("--window", type=_nonneg_int, default=6, help="+- months (default 6)")
+    hc.add_argument("--workers", type=_pos_int, default=1)
+    hc.add_argument("--scenario", default=str(_history_path()), help=argparse.SUPPRESS)
+    hc.set_defaults(func=cmd_history_check)
+
+    ev = sub.add_parser("events", help="list the event catalog with quotes and sources")
+    ev.add_argument("--actor", choices=spec.ACTORS)
+    ev.add_argument("--kind", choices=("shock", "decision", "context"))
+    ev.add_argument("--from", metavar="DATE", help="YYYY or YYYY-MM (inclusive)")
+    ev.add_argument("--to", metavar="DATE", help="YYYY or YYYY-MM (inclusive)")
+    ev.set_defaults(func=cmd_events)
 
     prm = sub.add_parser("params", help="list the parameter table")
     prm.add_argument("--group", default=None)

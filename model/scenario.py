@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -184,6 +184,51 @@ class Initial(BaseModel):
         return v
 
 
+class CatalogUse(BaseModel):
+    """Which events of the documented-history catalog enter the run as exogenous events.
+
+    Only shocks can enter: documented decisions are for the agents to make (and are scored).
+    ``severity`` gives the model's reading of an event's size (default 1: one ordinary act).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kinds: list[Literal["shock"]] = Field(default_factory=lambda: ["shock"])
+    severity: dict[str, float] = Field(default_factory=dict)
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("severity")
+    @classmethod
+    def _sev(cls, v: dict) -> dict:
+        for k, val in v.items():
+            if not 0.0 <= _finite(val) <= 100.0:
+                raise ValueError(f"severity of {k!r} = {val} must lie in [0, 100]")
+        return v
+
+    def model_post_init(self, _ctx: Any) -> None:
+        from model.catalog import load_catalog
+
+        ids = {e.id for e in load_catalog().events}
+        for k in (*self.severity, *self.exclude):
+            if k not in ids:
+                raise ValueError(f"unknown catalog event {k!r}{P.suggest(k, ids)}")
+
+    def events(self, start: str, months: int) -> list[EventSpec]:
+        """The selected catalog events inside the window, as scenario events."""
+        from model.catalog import load_catalog
+
+        out = []
+        for e in load_catalog().events:
+            if e.kind not in self.kinds or e.id in self.exclude:
+                continue
+            if not 0 <= month_index(start, e.month) < months:
+                continue
+            effects = {k: Effect(set=v.set, add=v.add) for k, v in (e.effects or {}).items()}
+            out.append(EventSpec(id=e.id, date=e.month, actor=e.actor,
+                                 target=e.target, action=e.action, cameo=e.cameo,
+                                 severity=self.severity.get(e.id, 1.0), effects=effects))
+        return out
+
+
 class Scenario(BaseModel):
     """A runnable scenario."""
 
@@ -194,6 +239,7 @@ class Scenario(BaseModel):
     months: int = Field(240, ge=1, le=MAX_MONTHS)
     params: dict[str, float] = Field(default_factory=dict)
     initial: Initial = Field(default_factory=Initial)
+    catalog: CatalogUse | None = None
     events: list[EventSpec] = Field(default_factory=list)
 
     @field_validator("start")
@@ -209,8 +255,16 @@ class Scenario(BaseModel):
             P.check(k, val)
         return v
 
+    def all_events(self, months: int | None = None) -> list[EventSpec]:
+        """Catalog events (if used) followed by the scenario's own events."""
+        n = self.months if months is None else months
+        own = list(self.events)
+        return (self.catalog.events(self.start, n) if self.catalog else []) + own
+
     def model_post_init(self, _ctx: Any) -> None:
         seen = set()
+        if self.catalog is not None:
+            seen = {e.id for e in self.catalog.events(self.start, self.months)}
         for e in self.events:
             if e.id in seen:
                 raise ValueError(f"duplicate event id {e.id!r}")
@@ -310,7 +364,7 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
     n = sc.months if months is None else int(months)
     if not 1 <= n <= MAX_MONTHS:
         raise ScenarioError(f"months must be between 1 and {MAX_MONTHS}, got {n}")
-    evs = [(month_index(sc.start, e.date), i, e) for i, e in enumerate(sc.events)]
+    evs = [(month_index(sc.start, e.date), i, e) for i, e in enumerate(sc.all_events(n))]
     evs = sorted((t for t in evs if t[0] < n), key=lambda t: (t[0], t[1]))
     ids, act, actor, target, gold, mat, sev, months_of = [], [], [], [], [], [], [], []
     effs: list[tuple[int, int, int, float]] = []
