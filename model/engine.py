@@ -268,6 +268,22 @@ def iter_chunks(scenario, runs: int = 1, seed: int = 0, months: int | None = Non
             yield wrap(lo, hi, fut.result())
 
 
+def run_block(scenario, seed: int, run_ids: Sequence[int], params: Sequence[Mapping],
+              months: int | None = None, trace: bool = False) -> Results:
+    """Run an arbitrary block of run ids (e.g. one chunk of a sweep) with one parameter mapping
+    per run. Run ``i`` gives the same numbers here as run ``i`` of ``simulate`` with the same
+    seed and parameters, so blocks can be computed anywhere, in any order, and resumed."""
+    sc = _as_scenario(scenario)
+    comp = compile_scenario(sc, months)
+    ids = np.asarray(run_ids, dtype=np.int64)
+    rows = param_rows(sc, len(ids), list(params))
+    out = _run_chunk(comp, seed, ids, rows, trace)
+    return Results(scenario=sc, seed=seed, run_ids=ids, dates=comp.dates(),
+                   params=out["params"], trust=out["trust"], aid=out["aid"],
+                   state=out["state"], actions=out["actions"], ledger=out.get("ledger"),
+                   event_ledger=out.get("event_ledger"), event_ids=comp.ev_ids)
+
+
 def concat(parts: Sequence[Results]) -> Results:
     """Join chunk Results (same scenario and seed) into one."""
     first = parts[0]

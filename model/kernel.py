@@ -97,9 +97,10 @@ NLEDGER = NA * NA + len(spec.AID_FLOWS)
 
 _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 _JIT_INLINE = {**_JIT, "inline": "always"}
+_JIT_NORC = {**_JIT, "_nrt": False}
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_NORC)
 def trust_matrix(r, s, a0, b0, out):
     """Expected value of the Beta belief for every ordered pair (Jøsang & Ismail 2002)."""
     for i in range(NA):
@@ -115,7 +116,7 @@ def _need(pr, x):
     return f / (f + pr.need_half)
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_NORC)
 def utilities(pr, T, aid, x, actor, util, avail):
     """Fill ``util``/``avail`` (indexed by global action) for ``actor``'s repertoire.
 
@@ -198,7 +199,7 @@ def utilities(pr, T, aid, x, actor, util, avail):
         util[IND_PRESSURE_PAK] = pr.bias_ind_pressure_pak - ts * (T[IND, MIL] - 0.5)
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_NORC)
 def choose(pr, util, avail, lo, hi, u):
     """Sample one action from the logit (softmax) over the available ones, by inverse CDF of u."""
     tau = pr.choice_temperature
@@ -233,7 +234,7 @@ def decide_actor(pr, r, s, a0, b0, aid, x, actor, u):
     return _decide(pr, T, aid, x, actor, u, util, avail)
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_NORC)
 def _decide(pr, T, aid, x, actor, u, util, avail):
     """``decide_actor`` on caller-owned buffers."""
     utilities(pr, T, aid, x, actor, util, avail)
@@ -259,7 +260,7 @@ def _chan(n_ch, ch_override, c):
     return ch_override if ch_override >= 0 else c
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_NORC)
 def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
     """Apply one act (an agent's choice or an exogenous event typed by an action).
 
@@ -366,7 +367,7 @@ def apply_month(pr, r, s, a0, b0, aid, x, actions, ev_action, ev_actor, ev_targe
            np.zeros((n_ch, 2)))
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_NORC)
 def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target, ev_goldstein,
            ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
            n_ch, led_trust, led_aid, dx, dev, daid):
@@ -467,7 +468,7 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
     aid[1] = new1
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_NORC)
 def _book(pr, r, s, a0, b0, T, dev, n_ch, led):
     """Forget, add evidence, and (tracing) book each channel's exact share of the trust change.
 
@@ -501,7 +502,7 @@ def _book(pr, r, s, a0, b0, T, dev, n_ch, led):
             b0[i, j] += pr.memory_neg * ds
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_JIT_NORC)
 def _record(T, aid, x, trust_row, aid_row, x_row):
     """Copy one month's state into the (possibly float32) output rows."""
     for i in range(NA):
