@@ -261,7 +261,7 @@ def iter_chunks(scenario, runs: int = 1, seed: int = 0, months: int | None = Non
         for lo, hi in bounds:
             yield wrap(lo, hi, _run_chunk(comp, seed, np.arange(lo, hi), rows[lo:hi], trace))
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         futs = [pool.submit(_run_chunk, comp, seed, np.arange(lo, hi), rows[lo:hi], trace)
                 for lo, hi in bounds]
         for (lo, hi), fut in zip(bounds, futs, strict=True):
@@ -282,6 +282,21 @@ def run_block(scenario, seed: int, run_ids: Sequence[int], params: Sequence[Mapp
                    params=out["params"], trust=out["trust"], aid=out["aid"],
                    state=out["state"], actions=out["actions"], ledger=out.get("ledger"),
                    event_ledger=out.get("event_ledger"), event_ids=comp.ev_ids)
+
+
+def _worker_init() -> None:
+    # One numba thread per worker process: the processes are the parallelism.
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool safe to use beside numba's OpenMP threads (spawned, not forked)."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                               mp_context=multiprocessing.get_context("spawn"))
 
 
 def concat(parts: Sequence[Results]) -> Results:

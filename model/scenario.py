@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from model import params as P
 from model import spec, yamlio
@@ -229,24 +229,231 @@ class CatalogUse(BaseModel):
         return out
 
 
+class Edit(BaseModel):
+    """An edit of an inherited or catalog event: ``remove`` it, ``shift`` it by ``months``, or
+    ``scale`` its severity ``by`` a factor."""
+
+    model_config = ConfigDict(extra="forbid")
+    remove: str | None = None
+    shift: str | None = None
+    months: int | None = Field(None, ge=-600, le=600)
+    scale: str | None = None
+    by: float | None = Field(None, ge=0.0, le=100.0)
+
+    @property
+    def target(self) -> str:
+        return self.remove or self.shift or self.scale or ""
+
+    def model_post_init(self, _ctx: Any) -> None:
+        ops = [k for k in ("remove", "shift", "scale") if getattr(self, k) is not None]
+        if len(ops) != 1:
+            raise ValueError("give exactly one of 'remove', 'shift' or 'scale' (an event id)")
+        if self.shift is not None and self.months is None:
+            raise ValueError("'shift' needs 'months' (positive: later, negative: earlier)")
+        if self.scale is not None and self.by is None:
+            raise ValueError("'scale' needs 'by' (a factor on the event's severity)")
+        if self.remove is not None and (self.months is not None or self.by is not None):
+            raise ValueError("'remove' takes no 'months' or 'by'")
+
+
+class Intervention(BaseModel):
+    """Fix an actor's action (``force``), rule actions out (``forbid``), or hold state or aid at
+    a value (``hold``) over the months ``from`` .. ``to`` (inclusive; ``to`` defaults to the end).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    start: str = Field(alias="from")
+    to: str | None = None
+    actor: str | None = None
+    force: str | None = None
+    forbid: list[str] = Field(default_factory=list)
+    hold: dict[str, float] = Field(default_factory=dict)
+    note: str | None = None
+
+    @field_validator("start", "to")
+    @classmethod
+    def _dates(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_month(v)
+        return v
+
+    @field_validator("force")
+    @classmethod
+    def _force(cls, v: str | None) -> str | None:
+        if v is not None and v not in spec.ACTION_INDEX:
+            raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
+        return v
+
+    @field_validator("forbid")
+    @classmethod
+    def _forbid(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if a not in spec.ACTION_INDEX:
+                raise ValueError(f"unknown action {a!r}{P.suggest(a, spec.ACTION_INDEX)}")
+            if a.endswith("_HOLD"):
+                raise ValueError(f"{a} (the status quo) cannot be forbidden")
+        return v
+
+    @field_validator("hold")
+    @classmethod
+    def _hold(cls, v: dict[str, float]) -> dict[str, float]:
+        for k, val in v.items():
+            if k not in HOLD_INDEX:
+                raise ValueError(f"cannot hold {k!r}{P.suggest(k, HOLD_INDEX)}; expected a state "
+                                 f"variable or an aid flow ({', '.join(AID_KEYS)})")
+            _finite(val)
+        return v
+
+    @field_validator("actor")
+    @classmethod
+    def _actor(cls, v: str | None) -> str | None:
+        if v is not None and v not in spec.ACTOR_INDEX:
+            raise ValueError(f"unknown actor {v!r}{P.suggest(v, spec.ACTORS)}")
+        return v
+
+    def model_post_init(self, _ctx: Any) -> None:
+        if self.force is None and not self.forbid and not self.hold:
+            raise ValueError("an intervention needs 'force', 'forbid' or 'hold'")
+        for a in ([self.force] if self.force else []) + self.forbid:
+            owner = spec.ACTIONS[spec.ACTION_INDEX[a]].actor
+            if self.actor is not None and owner != self.actor:
+                raise ValueError(f"action {a} belongs to {owner}, not to actor {self.actor}")
+        if self.to is not None and month_index(self.start, self.to) < 0:
+            raise ValueError(f"'to' ({self.to}) is before 'from' ({self.start})")
+
+
+_COND_RE = re.compile(
+    r"^\s*(?:(trust)\[\s*([A-Z_]+)\s*->\s*([A-Z_]+)\s*\]|(aid)\[\s*US\s*->\s*([A-Z_]+)\s*\]|"
+    r"([a-z_]+))\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
+COND_OPS = ("<", "<=", ">", ">=")
+
+
+def parse_condition(text: str) -> list[tuple[int, int, int, int, float]]:
+    """Parse ``"trust[PAK_MIL->US] < 0.2 and public_hostility > 0.6"`` into terms
+    (kind, a, b, op, value): kind 0 trust[a->b], 1 aid flow a, 2 state variable a.
+
+    A small grammar read with a regular expression — no ``eval`` of user text.
+    """
+    terms = []
+    for part in re.split(r"\s+and\s+", text.strip()):
+        m = _COND_RE.match(part)
+        if not m:
+            raise ValueError(
+                f"cannot read condition {part!r}; expected e.g. 'trust[PAK_MIL->US] < 0.2', "
+                f"'aid[US->PAK_MIL] >= 50' or 'public_hostility > 0.6' (terms joined by 'and')")
+        op = COND_OPS.index(m.group(7))
+        value = float(m.group(8))
+        if m.group(1):
+            a, b = m.group(2), m.group(3)
+            for x in (a, b):
+                if x not in spec.ACTOR_INDEX:
+                    raise ValueError(f"unknown actor {x!r} in {part!r}{P.suggest(x, spec.ACTORS)}")
+            terms.append((0, spec.ACTOR_INDEX[a], spec.ACTOR_INDEX[b], op, value))
+        elif m.group(4):
+            key = f"US->{m.group(5)}"
+            if key not in AID_KEYS:
+                raise ValueError(f"unknown aid flow {key!r} in {part!r}; expected {AID_KEYS}")
+            terms.append((1, AID_KEYS.index(key), 0, op, value))
+        else:
+            name = m.group(6)
+            if name not in spec.STATE_INDEX:
+                raise ValueError(f"unknown state variable {name!r} in {part!r}"
+                                 f"{P.suggest(name, spec.STATE_INDEX)}")
+            terms.append((2, spec.STATE_INDEX[name], 0, op, value))
+    return terms
+
+
+class TriggerThen(BaseModel):
+    """What a trigger does when it fires: an act (as if chosen) and/or state effects."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: str | None = None
+    severity: float = Field(1.0, ge=0.0, le=100.0)
+    effects: dict[str, Effect] = Field(default_factory=dict)
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, v: str | None) -> str | None:
+        if v is not None and v not in spec.ACTION_INDEX:
+            raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
+        return v
+
+    @field_validator("effects")
+    @classmethod
+    def _effects(cls, v: dict) -> dict:
+        for k in v:
+            if k not in spec.STATE_INDEX:
+                raise ValueError(f"unknown state variable {k!r}{P.suggest(k, spec.STATE_INDEX)}")
+        return v
+
+    def model_post_init(self, _ctx: Any) -> None:
+        if self.action is None and not self.effects:
+            raise ValueError("'then' needs an 'action' and/or 'effects'")
+
+
+class Trigger(BaseModel):
+    """When ``when`` holds at the start of a month (within ``from`` .. ``to``), ``then`` fires
+    that month; ``once: true`` (default) fires it at most once per run."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    id: str
+    when: str
+    then: TriggerThen
+    once: bool = True
+    start: str | None = Field(None, alias="from")
+    to: str | None = None
+    note: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _when(cls, v: str) -> str:
+        parse_condition(v)
+        return v
+
+    @field_validator("start", "to")
+    @classmethod
+    def _dates(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_month(v)
+        return v
+
+
 class Scenario(BaseModel):
-    """A runnable scenario."""
+    """A runnable scenario (after ``extends`` has been resolved)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
+    extends: str | None = None
+    branch: str | None = None
     start: str = "2001-01"
     months: int = Field(240, ge=1, le=MAX_MONTHS)
     params: dict[str, float] = Field(default_factory=dict)
     initial: Initial = Field(default_factory=Initial)
     catalog: CatalogUse | None = None
+    edits: list[Edit] = Field(default_factory=list)
     events: list[EventSpec] = Field(default_factory=list)
+    interventions: list[Intervention] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list)
+    teacher_notes: dict[str, str] = Field(default_factory=dict)
+
+    _parent: Scenario | None = PrivateAttr(default=None)
+    _where: dict[tuple, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("start")
     @classmethod
     def _start(cls, v: str) -> str:
         parse_month(v)
         return v[:7]
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_month(v)
+            return v[:7]
+        return v
 
     @field_validator("params")
     @classmethod
@@ -255,25 +462,116 @@ class Scenario(BaseModel):
             P.check(k, val)
         return v
 
-    def all_events(self, months: int | None = None) -> list[EventSpec]:
-        """Catalog events (if used) followed by the scenario's own events."""
-        n = self.months if months is None else months
-        own = list(self.events)
-        return (self.catalog.events(self.start, n) if self.catalog else []) + own
+    @field_validator("outputs")
+    @classmethod
+    def _outputs(cls, v: list[str]) -> list[str]:
+        for o in v:
+            _output_key(o)
+        return v
 
-    def model_post_init(self, _ctx: Any) -> None:
-        seen = set()
-        if self.catalog is not None:
-            seen = {e.id for e in self.catalog.events(self.start, self.months)}
-        for e in self.events:
+    @property
+    def parent(self) -> Scenario | None:
+        """The scenario this one ``extends`` (resolved), if any."""
+        return self._parent
+
+    @property
+    def end(self) -> str:
+        return month_label(self.start, self.months - 1)
+
+    def all_events(self, months: int | None = None) -> list[EventSpec]:
+        """Catalog events (if used), then the scenario's own events, after the edits."""
+        n = self.months if months is None else months
+        evs = (self.catalog.events(self.start, MAX_MONTHS) if self.catalog else [])
+        evs = evs + list(self.events)
+        by_id = {e.id: e for e in evs}
+        for ed in self.edits:
+            e = by_id.get(ed.target)
+            if e is None:
+                continue
+            if ed.remove is not None:
+                by_id.pop(ed.target)
+            elif ed.shift is not None:
+                by_id[ed.target] = e.model_copy(
+                    update={"date": month_label(e.date[:7], ed.months)})
+            else:
+                by_id[ed.target] = e.model_copy(update={"severity": e.severity * ed.by})
+        return [e for e in by_id.values() if 0 <= month_index(self.start, e.date) < n]
+
+    def check(self) -> None:
+        """Cross-field checks on the resolved scenario; raises ScenarioError (all problems)."""
+        problems = []
+        end = self.end
+
+        def where(key: tuple) -> str:
+            return self._where.get(key, "")
+
+        def bad(key: tuple, msg: str) -> None:
+            loc = where(key)
+            problems.append(f"{loc}: {msg}" if loc else msg)
+
+        cat_ids = ({e.id for e in self.catalog.events(self.start, MAX_MONTHS)}
+                   if self.catalog else set())
+        seen = set(cat_ids)
+        for i, e in enumerate(self.events):
             if e.id in seen:
-                raise ValueError(f"duplicate event id {e.id!r}")
+                bad(("events", i), f"duplicate event id {e.id!r}")
             seen.add(e.id)
-            m = month_index(self.start, e.date)
-            if not 0 <= m < self.months:
-                raise ValueError(
-                    f"event {e.id!r} dated {e.date} is outside the scenario window "
-                    f"{self.start} .. {month_label(self.start, self.months - 1)}")
+            if not 0 <= month_index(self.start, e.date) < self.months:
+                bad(("events", i), f"event {e.id!r} dated {e.date} is outside the scenario "
+                                   f"window {self.start} .. {end}")
+        for i, ed in enumerate(self.edits):
+            if ed.target not in seen:
+                from model.catalog import load_catalog
+
+                known = {ev.id for ev in load_catalog().events} | seen
+                hint = P.suggest(ed.target, known)
+                if ed.target in known:
+                    hint = " (it is in the catalog but this scenario does not use the catalog)"
+                bad(("edits", i), f"edit of unknown event {ed.target!r}{hint}")
+        for i, iv in enumerate(self.interventions):
+            for key, date in (("from", iv.start), ("to", iv.to)):
+                if date is not None and not 0 <= month_index(self.start, date) < self.months:
+                    bad(("interventions", i, key), f"{key} {date} is outside the scenario "
+                                                   f"window {self.start} .. {end}")
+        for i, tr in enumerate(self.triggers):
+            for key, date in (("from", tr.start), ("to", tr.to)):
+                if date is not None and not 0 <= month_index(self.start, date) < self.months:
+                    bad(("triggers", i, key), f"{key} {date} is outside the scenario "
+                                              f"window {self.start} .. {end}")
+        if self.branch is not None:
+            if self._parent is None:
+                bad(("branch",), "'branch' needs 'extends' (the scenario to branch from)")
+            elif not 0 < month_index(self.start, self.branch) < self.months:
+                bad(("branch",), f"branch month {self.branch} must lie inside the window "
+                                 f"{self.start} .. {end}")
+            elif (self._parent.start, self._parent.months) != (self.start, self.months) and (
+                    "start" in self.model_fields_set or "months" in self.model_fields_set):
+                bad(("branch",), "a branch keeps its parent's 'start' and 'months'")
+        if problems:
+            raise ScenarioError("\n".join(problems))
+
+
+AID_KEYS = [f"{a}->{b}" for a, b in spec.AID_FLOWS]
+#: What an intervention may hold: state variables, then the aid flows (after them, in order).
+HOLD_INDEX = {**{v.name: i for i, v in enumerate(spec.STATE_VARS)},
+              **{k: spec.N_STATE + i for i, k in enumerate(AID_KEYS)}}
+
+
+def _output_key(text: str) -> tuple[str, str, str]:
+    """Validate an output name: 'trust A->B', 'aid US->X', 'action ACTOR' or a state variable."""
+    kind, _, rest = text.partition(" ")
+    if kind == "trust":
+        a, _, b = rest.partition("->")
+        if a in spec.ACTOR_INDEX and b in spec.ACTOR_INDEX and a != b:
+            return "trust", a, b
+    elif kind == "aid" and rest in AID_KEYS:
+        return "aid", "US", rest.partition("->")[2]
+    elif kind == "action" and rest in spec.ACTOR_INDEX:
+        return "action", rest, ""
+    elif text in spec.STATE_INDEX:
+        return text, "", ""
+    raise ValueError(f"unknown output {text!r}; expected 'trust A->B', 'aid US->X', "
+                     f"'action ACTOR' or a state variable{P.suggest(text, spec.STATE_INDEX)}")
 
 
 def _format_errors(exc: ValidationError, doc: yamlio.Located) -> str:
@@ -311,22 +609,120 @@ def _fields_at(loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
-def from_mapping(data: Any, doc: yamlio.Located | None = None) -> Scenario:
-    """Validate a parsed mapping into a Scenario, with located messages."""
-    doc = doc or yamlio.Located(data=data, file="<scenario>")
+def _validate(data: Any, doc: yamlio.Located) -> Scenario:
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise ScenarioError(f"{doc.file}:1:1: expected a mapping of scenario keys at the top "
                             f"level, got a {kind}")
     try:
-        return Scenario.model_validate(data)
+        sc = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_format_errors(exc, doc)) from None
+    sc._where = {k: doc.where(k) for k in doc.locs}
+    for key in list(sc._where):
+        sc._where[key] = doc.where(key)
+    return sc
+
+
+def _merge(parent: Scenario, child: Scenario) -> Scenario:
+    """``child`` extends ``parent``: keys the child sets override; lists are appended."""
+    set_ = child.model_fields_set
+    upd: dict[str, Any] = {}
+    for key in ("name", "description", "start", "months", "outputs", "teacher_notes"):
+        upd[key] = getattr(child if key in set_ else parent, key)
+    upd["extends"] = child.extends
+    upd["branch"] = child.branch
+    upd["params"] = {**parent.params, **child.params}
+    upd["initial"] = Initial(
+        trust={**parent.initial.trust, **child.initial.trust},
+        aid={**parent.initial.aid, **child.initial.aid},
+        state={**parent.initial.state, **child.initial.state})
+    if child.catalog is None:
+        upd["catalog"] = parent.catalog
+    elif parent.catalog is None:
+        upd["catalog"] = child.catalog
+    else:
+        upd["catalog"] = CatalogUse(
+            kinds=child.catalog.kinds,
+            severity={**parent.catalog.severity, **child.catalog.severity},
+            exclude=[*parent.catalog.exclude, *child.catalog.exclude])
+    for key in ("edits", "events", "interventions", "triggers"):
+        upd[key] = [*getattr(parent, key), *getattr(child, key)]
+    merged = Scenario.model_construct(_fields_set=set_ | parent.model_fields_set, **upd)
+    merged._parent = parent
+    # Locations: the parent's lists come first, so the child's list items shift by their length.
+    where = {}
+    for k, v in parent._where.items():
+        where[k] = v
+    for k, v in child._where.items():
+        if len(k) >= 2 and k[0] in ("edits", "events", "interventions", "triggers") and \
+                isinstance(k[1], int):
+            k = (k[0], k[1] + len(getattr(parent, k[0])), *k[2:])
+        where[k] = v
+    merged._where = where
+    return merged
+
+
+def from_mapping(data: Any, doc: yamlio.Located | None = None,
+                 base_dir: Path | None = None, _seen: tuple = ()) -> Scenario:
+    """Validate a parsed mapping into a Scenario (resolving ``extends``), with located messages.
+
+    ``extends`` names a scenario file relative to ``base_dir`` (the file's folder), or to
+    ``scenarios/``.
+    """
+    doc = doc or yamlio.Located(data=data, file="<scenario>")
+    sc = _validate(data, doc)
+    if sc.extends:
+        parent_path = _find(sc.extends, base_dir)
+        if parent_path is None:
+            raise ScenarioError(f"{doc.where(('extends',))}: extends: no scenario file "
+                                f"{sc.extends!r} (looked beside the file and in scenarios/)")
+        key = str(parent_path.resolve())
+        if key in _seen:
+            raise ScenarioError(f"{doc.where(('extends',))}: extends: cycle through "
+                                f"{parent_path}")
+        parent = _load(parent_path, (*_seen, key), check=False)
+        sc = _merge(parent, sc)
+    sc.check()
+    return sc
+
+
+def _find(name: str, base_dir: Path | None) -> Path | None:
+    from model.paths import SCENARIOS
+
+    for folder in (base_dir, SCENARIOS):
+        if folder is not None and (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _load(path: Path, seen: tuple, check: bool = True) -> Scenario:
+    doc = yamlio.load(path)
+    sc = _validate(doc.data, doc)
+    if sc.extends:
+        parent_path = _find(sc.extends, Path(path).parent)
+        if parent_path is None:
+            raise ScenarioError(f"{doc.where(('extends',))}: extends: no scenario file "
+                                f"{sc.extends!r} (looked beside the file and in scenarios/)")
+        key = str(parent_path.resolve())
+        if key in seen:
+            raise ScenarioError(f"{doc.where(('extends',))}: extends: cycle through "
+                                f"{parent_path}")
+        sc = _merge(_load(parent_path, (*seen, key), check=False), sc)
+    if check:
+        sc.check()
+    return sc
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file."""
-    doc = yamlio.load(path)
+    """Read, resolve (``extends``) and validate a scenario file."""
+    p = Path(path)
+    return _load(p, (str(p.resolve()),))
+
+
+def loads_scenario(text: str, file: str = "<upload>") -> Scenario:
+    """Validate scenario YAML text (e.g. an upload), resolving ``extends`` in scenarios/."""
+    doc = yamlio.loads(text, file)
     return from_mapping(doc.data, doc)
 
 
@@ -348,7 +744,16 @@ class Compiled:
     eff_var: np.ndarray
     eff_mode: np.ndarray
     eff_value: np.ndarray
-    forced: np.ndarray
+    forced: np.ndarray        # months x actors: action index forced, -1 free
+    forbid: np.ndarray        # months x actions: True = ruled out
+    hold: np.ndarray          # months x (N_STATE + aid flows): value held, NaN free
+    cond: np.ndarray          # conditions x 5: trigger, kind, a, b, op (int64)
+    cond_value: np.ndarray    # conditions: threshold
+    trig: np.ndarray          # triggers x 5: action, once, from, to, first effect (int64)
+    trig_severity: np.ndarray
+    trig_ids: tuple[str, ...]
+    teff: np.ndarray          # trigger effects x 3: trigger, var, mode (int64)
+    teff_value: np.ndarray
 
     @property
     def max_events_per_month(self) -> int:
@@ -359,19 +764,16 @@ class Compiled:
         return [month_label(self.scenario.start, k) for k in range(self.months + 1)]
 
 
-def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
-    """Flatten a scenario's events (sorted by month, stable) into the kernel's arrays."""
-    n = sc.months if months is None else int(months)
-    if not 1 <= n <= MAX_MONTHS:
-        raise ScenarioError(f"months must be between 1 and {MAX_MONTHS}, got {n}")
-    evs = [(month_index(sc.start, e.date), i, e) for i, e in enumerate(sc.all_events(n))]
-    evs = sorted((t for t in evs if t[0] < n), key=lambda t: (t[0], t[1]))
+def _events_arrays(evs: list[EventSpec], start: str, n: int) -> dict[str, Any]:
+    rows = sorted(((month_index(start, e.date), i, e) for i, e in enumerate(evs)),
+                  key=lambda t: (t[0], t[1]))
+    rows = [t for t in rows if 0 <= t[0] < n]
     ids, act, actor, target, gold, mat, sev, months_of = [], [], [], [], [], [], [], []
     effs: list[tuple[int, int, int, float]] = []
-    for k, (m, _i, e) in enumerate(evs):
+    for k, (m, _i, e) in enumerate(rows):
         ids.append(e.id)
         months_of.append(m)
-        a_idx = spec.ACTION_INDEX.get(e.action, -1) if e.action else -1
+        a_idx = spec.ACTION_INDEX[e.action] if e.action else -1
         act.append(a_idx)
         actor.append(spec.ACTOR_INDEX.get(e.actor, -1))
         target.append(spec.ACTOR_INDEX.get(e.target, -1) if e.target else -1)
@@ -384,15 +786,66 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
             mode, val = (0, eff.set) if eff.set is not None else (1, eff.add)
             effs.append((k, spec.STATE_INDEX[var], mode, float(val)))
     ptr = np.searchsorted(np.asarray(months_of, dtype=np.int64), np.arange(n + 1), side="left")
+    return {
+        "ev_ids": tuple(ids),
+        "ev_action": np.asarray(act, dtype=np.int64),
+        "ev_actor": np.asarray(actor, dtype=np.int64),
+        "ev_target": np.asarray(target, dtype=np.int64),
+        "ev_goldstein": np.asarray(gold, dtype=np.float64),
+        "ev_material": np.asarray(mat, dtype=bool),
+        "ev_severity": np.asarray(sev, dtype=np.float64),
+        "month_ptr": ptr.astype(np.int64),
+        "eff_event": np.asarray([e[0] for e in effs], dtype=np.int64),
+        "eff_var": np.asarray([e[1] for e in effs], dtype=np.int64),
+        "eff_mode": np.asarray([e[2] for e in effs], dtype=np.int64),
+        "eff_value": np.asarray([e[3] for e in effs], dtype=np.float64),
+    }
+
+
+def _span(sc: Scenario, start: str | None, to: str | None, n: int) -> range:
+    lo = 0 if start is None else max(0, month_index(sc.start, start))
+    hi = n - 1 if to is None else min(n - 1, month_index(sc.start, to))
+    return range(lo, hi + 1)
+
+
+def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
+    """Flatten a scenario into the kernel's arrays (events sorted by month, stable)."""
+    n = sc.months if months is None else int(months)
+    if not 1 <= n <= MAX_MONTHS:
+        raise ScenarioError(f"months must be between 1 and {MAX_MONTHS}, got {n}")
+    arrays = _events_arrays(sc.all_events(n), sc.start, n)
+    forced = np.full((n, spec.N_ACTORS), -1, dtype=np.int64)
+    forbid = np.zeros((n, spec.N_ACTIONS), dtype=bool)
+    hold = np.full((n, len(HOLD_INDEX)), np.nan)
+    for iv in sc.interventions:
+        span = _span(sc, iv.start, iv.to, n)
+        if iv.force:
+            a = spec.ACTION_INDEX[iv.force]
+            forced[span.start:span.stop, spec.ACTOR_INDEX[spec.ACTIONS[a].actor]] = a
+        for name in iv.forbid:
+            forbid[span.start:span.stop, spec.ACTION_INDEX[name]] = True
+        for key, val in iv.hold.items():
+            hold[span.start:span.stop, HOLD_INDEX[key]] = val
+    cond, cond_value, trig, trig_sev, teff, teff_value = [], [], [], [], [], []
+    for t, tr in enumerate(sc.triggers):
+        for kind, a, b, op, val in parse_condition(tr.when):
+            cond.append((t, kind, a, b, op))
+            cond_value.append(val)
+        span = _span(sc, tr.start, tr.to, n)
+        act = spec.ACTION_INDEX[tr.then.action] if tr.then.action else -1
+        trig.append((act, int(tr.once), span.start, span.stop - 1, len(teff)))
+        trig_sev.append(tr.then.severity)
+        for var, eff in tr.then.effects.items():
+            mode, val = (0, eff.set) if eff.set is not None else (1, eff.add)
+            teff.append((t, spec.STATE_INDEX[var], mode))
+            teff_value.append(float(val))
     return Compiled(
-        scenario=sc, months=n, ev_ids=tuple(ids),
-        ev_action=np.asarray(act, dtype=np.int64), ev_actor=np.asarray(actor, dtype=np.int64),
-        ev_target=np.asarray(target, dtype=np.int64),
-        ev_goldstein=np.asarray(gold, dtype=np.float64), ev_material=np.asarray(mat, dtype=bool),
-        ev_severity=np.asarray(sev, dtype=np.float64), month_ptr=ptr.astype(np.int64),
-        eff_event=np.asarray([e[0] for e in effs], dtype=np.int64),
-        eff_var=np.asarray([e[1] for e in effs], dtype=np.int64),
-        eff_mode=np.asarray([e[2] for e in effs], dtype=np.int64),
-        eff_value=np.asarray([e[3] for e in effs], dtype=np.float64),
-        forced=np.full((n, spec.N_ACTORS), -1, dtype=np.int64),
+        scenario=sc, months=n, **arrays, forced=forced, forbid=forbid, hold=hold,
+        cond=np.asarray(cond, dtype=np.int64).reshape(-1, 5),
+        cond_value=np.asarray(cond_value, dtype=np.float64),
+        trig=np.asarray(trig, dtype=np.int64).reshape(-1, 5),
+        trig_severity=np.asarray(trig_sev, dtype=np.float64),
+        trig_ids=tuple(tr.id for tr in sc.triggers),
+        teff=np.asarray(teff, dtype=np.int64).reshape(-1, 3),
+        teff_value=np.asarray(teff_value, dtype=np.float64),
     )

@@ -182,7 +182,33 @@ def test_utilities_hold_is_zero_and_flags_availability():
         avail = np.zeros(kernel.NACT, dtype=np.bool_)
         kernel.utilities(pr, T, aid, x, actor, util, avail)
         lo, hi = kernel.ACT_LO[actor], kernel.ACT_HI[actor]
-        assert util[lo] == 0.0 and avail[lo]  # HOLD is the zero of the scale
+        assert util[lo] == 0.0
+        assert avail[lo]
         assert spec.ACTIONS[lo].name.endswith("_HOLD")
         assert np.isfinite(util[lo:hi]).all()
         assert np.isnan(np.delete(util, np.arange(lo, hi))).all()  # other actors' untouched
+
+
+def _quad_of(code: str) -> int:
+    root = int(code[:2])
+    return 1 if root <= 5 else 2 if root <= 8 else 3 if root <= 13 else 4
+
+
+@pytest.mark.parametrize("code", sorted(spec.event_types()))
+def test_event_type_record_is_well_formed(code):
+    # The kernel's Goldstein weights and material flags come from this table (CAMEO; Goldstein
+    # 1992): each record is a name, a weight in [-10, 10] and the QuadClass of its root code.
+    et = spec.event_types()[code]
+    assert set(et) == {"name", "goldstein", "quad"}, et
+    assert isinstance(et["name"], str)
+    assert et["name"].strip()
+    assert -10.0 <= float(et["goldstein"]) <= 10.0
+    assert et["quad"] == _quad_of(code)
+
+
+def test_action_table_matches_event_types():
+    for k, a in enumerate(spec.ACTIONS):
+        assert kernel.ACT_GOLDSTEIN[k] == spec.goldstein(a.cameo)
+        assert kernel.ACT_MATERIAL[k] == (spec.event_types()[a.cameo]["quad"] in (2, 4))
+        assert kernel.ACT_ACTOR[k] == spec.ACTOR_INDEX[a.actor]
+        assert kernel.ACT_TARGET[k] == (spec.ACTOR_INDEX[a.target] if a.target else -1)

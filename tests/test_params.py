@@ -38,13 +38,15 @@ def test_table_loads_with_consistent_views():
     assert set(P.defaults()) == set(tab)
     for name, p in tab.items():
         assert p.name == name
-        assert p.unit.strip() and p.help.strip()
+        assert p.unit.strip()
+        assert p.help.strip()
 
 
 @pytest.mark.parametrize("name", P.names())
 def test_default_within_bounds(name):
     p = P.table()[name]
-    assert math.isfinite(p.lo) and math.isfinite(p.hi)
+    assert math.isfinite(p.lo)
+    assert math.isfinite(p.hi)
     assert p.lo < p.hi, f"{name}: empty range [{p.lo}, {p.hi}]"
     assert p.lo <= p.default <= p.hi
     assert P.check(name, p.default) == p.default
@@ -93,7 +95,8 @@ def test_out_of_bounds_rejected_naming_value_and_bounds(name):
         msg = str(exc.value)
         assert name in msg
         assert repr(bad) in msg or str(bad) in msg
-        assert str(p.lo) in msg and str(p.hi) in msg
+        assert str(p.lo) in msg
+        assert str(p.hi) in msg
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), np.nan, True, False,

@@ -36,7 +36,8 @@ def check_invariants(res) -> None:
     for name in ("trust", "aid", "state"):
         arr = getattr(res, name)
         assert np.isfinite(arr).all(), f"{name} has NaN/inf"
-    assert (res.trust >= 0).all() and (res.trust <= 1).all()
+    assert (res.trust >= 0).all()
+    assert (res.trust <= 1).all()
     diag = res.trust[..., np.arange(spec.N_ACTORS), np.arange(spec.N_ACTORS)]
     assert (diag == 1).all()
     assert (res.aid >= 0).all()
@@ -108,7 +109,8 @@ def test_invariants_any_scripted_scenario(data, prm, seed, months):
                       "US->PAK_MIL": st.floats(0, 1000), "US->PAK_CIV": st.floats(0, 1000)})))
     res = simulate(sc, runs=2, seed=seed, params=prm, trace=True)
     check_invariants(res)
-    assert np.isfinite(res.ledger).all() and np.isfinite(res.event_ledger).all()
+    assert np.isfinite(res.ledger).all()
+    assert np.isfinite(res.event_ledger).all()
 
 
 @pytest.mark.parametrize("end", ["lo", "hi"])
