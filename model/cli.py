@@ -197,6 +197,64 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from model.scenario import load_scenario
+
+    bad = 0
+    for f in args.files:
+        try:
+            load_scenario(f)
+        except ModelInputError as exc:
+            bad += 1
+            msg = str(exc)
+            print(msg if msg.startswith(str(f)) else f"{f}: {msg}", file=sys.stderr)
+        else:
+            print(f"{f}: ok")
+    if bad:
+        print(f"{bad} of {len(args.files)} file(s) invalid", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from model.scenario import Scenario
+
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "afpak-abm scenario"
+    text = json.dumps(schema, indent=2)
+    if args.out:
+        with atomic_output(Path(args.out)) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from model.compare import compare, plot
+    from model.scenario import load_scenario
+
+    a, b = load_scenario(args.a), load_scenario(args.b)
+    out = Path(args.out) if args.out else None
+    cmp = compare(a, b, runs=args.runs, seed=args.seed)
+    print(cmp.text())
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_output(out / "comparison.csv") as tmp:
+            cmp.table.to_csv(tmp, index=False)
+        with atomic_output(out / "summary.md") as tmp:
+            tmp.write_text(f"# {cmp.name_a} vs {cmp.name_b}\n\n" + cmp.text() + "\n",
+                           encoding="utf-8")
+        png = plot(cmp, out / ".comparison.png.part")
+        png.replace(out / "comparison.png")
+        print(f"wrote {out / 'comparison.csv'}, {out / 'summary.md'}, {out / 'comparison.png'}")
+    return 0
+
+
 def cmd_params(args: argparse.Namespace) -> int:
     for name, p in P.table().items():
         if args.group and p.group != args.group:
@@ -245,6 +303,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--to", metavar="DATE", help="YYYY or YYYY-MM (inclusive)")
     ev.set_defaults(func=cmd_events)
 
+    val = sub.add_parser("validate", help="validate scenario files (exit 2 if any is invalid)")
+    val.add_argument("files", nargs="+")
+    val.set_defaults(func=cmd_validate)
+
+    sch = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    sch.add_argument("--out", help="write it to a file instead")
+    sch.set_defaults(func=cmd_schema)
+
+    cmp = sub.add_parser("compare", help="compare two scenarios: differences, intervals, why")
+    cmp.add_argument("a")
+    cmp.add_argument("b")
+    cmp.add_argument("--runs", type=_pos_int, default=200)
+    cmp.add_argument("--seed", type=_nonneg_int, default=0)
+    cmp.add_argument("--out", help="folder for comparison.csv, summary.md, comparison.png")
+    cmp.set_defaults(func=cmd_compare)
+
     prm = sub.add_parser("params", help="list the parameter table")
     prm.add_argument("--group", default=None)
     prm.add_argument("-v", "--verbose", action="store_true")
@@ -263,3 +337,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `python -m model schema | head`
+        sys.stderr.close()
+        return 0

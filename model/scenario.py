@@ -587,6 +587,11 @@ def _format_errors(exc: ValidationError, doc: yamlio.Located) -> str:
                 msg += f"; expected one of: {', '.join(fields)}"
         elif err["type"] == "missing":
             msg = f"missing required key {loc[-1]!r}"
+        # A dict-valued field names the offending key in its message: point at that key.
+        for quoted in re.findall(r"'([^']+)'", msg):
+            if (*loc, quoted) in doc.locs:
+                loc = (*loc, quoted)
+                break
         path = ".".join(str(p) for p in loc) or "(top level)"
         lines.append(f"{doc.where(loc)}: {path}: {msg}")
     return "\n".join(lines)
