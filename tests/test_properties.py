@@ -126,13 +126,17 @@ def test_extreme_parameter_values(end, sc):
     check_invariants(res)
 
 
-def test_state_bounds_hold_under_additive_effects():
-    # A scenario the schema accepts: two troop increases of 150k each. us_force is declared
-    # 0..200 thousand troops, so the state must stay within that (clipped or refused).
-    evs = [event("surge1", 1, actor="US", target="TALIBAN", cameo="15",
-                 effects={"us_force": {"add": 150.0}}),
-           event("surge2", 2, actor="US", target="TALIBAN", cameo="15",
-                 effects={"us_force": {"add": 150.0}})]
+@pytest.mark.parametrize("effects", [
+    [{"us_force": {"add": 150.0}}, {"us_force": {"add": 150.0}}],  # two surges of 150k
+    [{"us_force": {"set": 500.0}}],
+    [{"public_hostility": {"add": 3.0}}, {"taliban_strength": {"add": -2.0}}],
+], ids=["add-twice", "set-beyond", "shares"])
+def test_state_bounds_hold_under_exogenous_effects(effects):
+    # Scenarios whose effects would push a state variable past its declared bounds (us_force is
+    # 0..200 thousand troops, shares 0..1): the engine must refuse the scenario or keep the
+    # state within bounds, never report a state outside them.
+    evs = [event(f"surge{k}", k + 1, actor="US", target="TALIBAN", cameo="15", effects=eff)
+           for k, eff in enumerate(effects)]
     try:
         sc = scenario(evs, 6)
     except ValueError:
