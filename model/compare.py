@@ -69,21 +69,10 @@ def _contributions(res: Results, cell: int, step: int) -> dict[str, float]:
     mech = res.ledger[:, :step, :, cell].astype(np.float64).sum(axis=1).mean(axis=0)
     for c, name in enumerate(kernel.CHANNELS):
         out[f"mechanism {name}"] = float(mech[c])
-    start = res.dates[0]
-    from model.scenario import month_index
-
-    for e, eid in enumerate(res.event_ids):
-        ev_month = _event_month(res, eid, start, month_index)
-        if ev_month is not None and ev_month < step:
+    for e, (eid, month) in enumerate(zip(res.event_ids, res.event_months, strict=True)):
+        if month < step:
             out[f"event {eid}"] = float(res.event_ledger[:, e, cell].astype(np.float64).mean())
     return out
-
-
-def _event_month(res: Results, eid: str, start: str, month_index) -> int | None:
-    for e in res.scenario.all_events(res.months):
-        if e.id == eid:
-            return month_index(start, e.date)
-    return None
 
 
 def compare(a, b, runs: int = 200, seed: int = 0, months: int | None = None,

@@ -104,6 +104,7 @@ class Results:
     ledger: np.ndarray | None = None
     event_ledger: np.ndarray | None = None
     event_ids: tuple[str, ...] = field(default_factory=tuple)
+    event_months: tuple[int, ...] = field(default_factory=tuple)
 
     @property
     def runs(self) -> int:
@@ -179,34 +180,69 @@ class Results:
         del cat
 
 
-def _run_chunk(comp: Compiled, seed: int, run_ids: np.ndarray, prm_rows: list[dict],
-               trace: bool) -> dict[str, np.ndarray]:
-    """Run the kernel on one chunk of runs; pure function of its inputs."""
-    n, months = len(run_ids), comp.months
-    rec = P.records(prm_rows)
-    init = [initial_state(comp.scenario, row) for row in prm_rows]
-    r, s, a0, b0, aid, x = (np.stack([it[k] for it in init]) for k in range(6))
-    u = draw_uniforms(seed, run_ids, months)
+def _kernel(comp: Compiled, m0: int, m1: int, rec: np.ndarray, state: list[np.ndarray],
+            u: np.ndarray, trace: bool) -> dict[str, np.ndarray]:
+    """Advance the runs' ``state`` (updated in place) through months [m0, m1) of ``comp``."""
+    n, months = rec.shape[0], m1 - m0
+    r, s, a0, b0, aid, x = state
     trust = np.empty((n, months + 1, spec.N_ACTORS, spec.N_ACTORS), dtype=np.float32)
     aid_out = np.empty((n, months + 1, len(spec.AID_FLOWS)), dtype=np.float32)
     x_out = np.empty((n, months + 1, spec.N_STATE), dtype=np.float32)
     acts = np.empty((n, months, spec.N_ACTORS), dtype=np.int8)
+    n_ev = len(comp.ev_ids)
     if trace:
         n_ch = kernel.NCH + max(1, comp.max_events_per_month)
         led = np.zeros((n, months, kernel.NCH, kernel.NLEDGER), dtype=np.float32)
-        led_ev = np.zeros((n, max(1, len(comp.ev_ids)), kernel.NLEDGER), dtype=np.float32)
+        led_ev = np.zeros((n, max(1, n_ev), kernel.NLEDGER), dtype=np.float32)
     else:
         n_ch = 1
         led = np.zeros((n, 1, 1, 1), dtype=np.float32)
         led_ev = np.zeros((n, 1, 1), dtype=np.float32)
-    kernel.run_batch(rec, r, s, a0, b0, aid, x, u, comp.forced, comp.ev_action, comp.ev_actor,
-                     comp.ev_target, comp.ev_goldstein, comp.ev_material, comp.ev_severity,
-                     comp.month_ptr, comp.eff_event, comp.eff_var, comp.eff_mode, comp.eff_value,
-                     n_ch, trust, aid_out, x_out, acts, led, led_ev)
-    out = {"trust": trust, "aid": aid_out, "state": x_out, "actions": acts, "params": rec}
+    kernel.run_batch(rec, r, s, a0, b0, aid, x, u, comp.forced[m0:m1], comp.ev_action,
+                     comp.ev_actor, comp.ev_target, comp.ev_goldstein, comp.ev_material,
+                     comp.ev_severity, comp.month_ptr[m0:m1 + 1], comp.eff_event, comp.eff_var,
+                     comp.eff_mode, comp.eff_value, n_ch, trust, aid_out, x_out, acts, led,
+                     led_ev)
+    out = {"trust": trust, "aid": aid_out, "state": x_out, "actions": acts}
     if trace:
+        keep = (comp.ev_month >= m0) & (comp.ev_month < m1)
         out["ledger"] = led
-        out["event_ledger"] = led_ev[:, : len(comp.ev_ids)]
+        out["event_ledger"] = led_ev[:, :n_ev][:, keep]
+        out["event_ids"] = tuple(np.asarray(comp.ev_ids, dtype=object)[keep])
+        out["event_months"] = tuple(int(m) for m in comp.ev_month[keep])
+    return out
+
+
+def _run_chunk(comp: Compiled, seed: int, run_ids: np.ndarray, prm_rows: list[dict],
+               trace: bool) -> dict[str, np.ndarray]:
+    """Run the kernel on one chunk of runs; pure function of its inputs.
+
+    A branch scenario runs its parent up to the branch month and itself from there on, on the
+    same random streams, so before the branch its runs equal the parent's.
+    """
+    months = comp.months
+    rec = P.records(prm_rows)
+    init = [initial_state(comp.scenario, row) for row in prm_rows]
+    state = [np.stack([it[k] for it in init]) for k in range(6)]
+    u = draw_uniforms(seed, run_ids, months)
+    if comp.parent is None:
+        out = _kernel(comp, 0, months, rec, state, u, trace)
+    else:
+        m = comp.branch
+        init = [initial_state(comp.parent.scenario, row) for row in prm_rows]
+        state = [np.stack([it[k] for it in init]) for k in range(6)]
+        first = _kernel(comp.parent, 0, m, rec, state, u[:, :m], trace)
+        second = _kernel(comp, m, months, rec, state, u[:, m:], trace)
+        out = {k: np.concatenate([first[k], second[k][:, 1:]], axis=1)
+               for k in ("trust", "aid", "state")}
+        out["actions"] = np.concatenate([first["actions"], second["actions"]], axis=1)
+        if trace:
+            out["ledger"] = np.concatenate([first["ledger"], second["ledger"]], axis=1)
+            out["event_ledger"] = np.concatenate(
+                [first["event_ledger"], second["event_ledger"]], axis=1)
+            out["event_ids"] = first["event_ids"] + second["event_ids"]
+            out["event_months"] = first["event_months"] + second["event_months"]
+    out["params"] = rec
     return out
 
 
@@ -255,7 +291,9 @@ def iter_chunks(scenario, runs: int = 1, seed: int = 0, months: int | None = Non
         return Results(scenario=sc, seed=seed, run_ids=np.arange(lo, hi), dates=dates,
                        params=out["params"], trust=out["trust"], aid=out["aid"],
                        state=out["state"], actions=out["actions"], ledger=out.get("ledger"),
-                       event_ledger=out.get("event_ledger"), event_ids=comp.ev_ids)
+                       event_ledger=out.get("event_ledger"),
+                       event_ids=out.get("event_ids", comp.ev_ids),
+                       event_months=out.get("event_months", tuple(map(int, comp.ev_month))))
 
     if workers <= 1 or len(bounds) == 1:
         for lo, hi in bounds:
@@ -281,7 +319,9 @@ def run_block(scenario, seed: int, run_ids: Sequence[int], params: Sequence[Mapp
     return Results(scenario=sc, seed=seed, run_ids=ids, dates=comp.dates(),
                    params=out["params"], trust=out["trust"], aid=out["aid"],
                    state=out["state"], actions=out["actions"], ledger=out.get("ledger"),
-                   event_ledger=out.get("event_ledger"), event_ids=comp.ev_ids)
+                   event_ledger=out.get("event_ledger"),
+                   event_ids=out.get("event_ids", comp.ev_ids),
+                   event_months=out.get("event_months", tuple(map(int, comp.ev_month))))
 
 
 def _worker_init() -> None:
@@ -312,7 +352,8 @@ def concat(parts: Sequence[Results]) -> Results:
     return Results(scenario=first.scenario, seed=first.seed, run_ids=cat("run_ids"),
                    dates=first.dates, params=cat("params"), trust=cat("trust"), aid=cat("aid"),
                    state=cat("state"), actions=cat("actions"), ledger=cat("ledger"),
-                   event_ledger=cat("event_ledger"), event_ids=first.event_ids)
+                   event_ledger=cat("event_ledger"), event_ids=first.event_ids,
+                   event_months=first.event_months)
 
 
 def simulate(scenario, runs: int = 1, seed: int = 0, months: int | None = None,

@@ -547,6 +547,26 @@ class Scenario(BaseModel):
             elif (self._parent.start, self._parent.months) != (self.start, self.months) and (
                     "start" in self.model_fields_set or "months" in self.model_fields_set):
                 bad(("branch",), "a branch keeps its parent's 'start' and 'months'")
+        if self.branch is not None and self._parent is not None:
+            own = {id(x) for x in self.events}
+            b = self.branch
+            for i, e in enumerate(self.events):
+                if id(e) in own and e not in self._parent.events and e.date[:7] < b:
+                    bad(("events", i), f"event {e.id!r} ({e.date}) is before the branch month "
+                                       f"{b}: it would have no effect")
+            n_parent = len(self._parent.interventions)
+            for i, iv in enumerate(self.interventions[n_parent:], start=n_parent):
+                if iv.start[:7] < b:
+                    bad(("interventions", i, "from"),
+                        f"intervention starts {iv.start}, before the branch month {b}: "
+                        f"start it at {b} or later")
+            n_parent = len(self._parent.edits)
+            for i, ed in enumerate(self.edits[n_parent:], start=n_parent):
+                e = next((x for x in self.all_events(MAX_MONTHS) if x.id == ed.target), None)
+                date = e.date[:7] if e is not None else None
+                if date is not None and date < b:
+                    bad(("edits", i), f"edit of {ed.target!r} ({date}), before the branch month "
+                                      f"{b}: it would have no effect")
         if problems:
             raise ScenarioError("\n".join(problems))
 
@@ -759,6 +779,10 @@ class Compiled:
     trig_ids: tuple[str, ...]
     teff: np.ndarray          # trigger effects x 3: trigger, var, mode (int64)
     teff_value: np.ndarray
+    ev_month: np.ndarray      # month index of each event
+    #: A branch runs ``parent`` for months [0, branch) and this scenario from ``branch`` on.
+    parent: Compiled | None = None
+    branch: int = 0
 
     @property
     def max_events_per_month(self) -> int:
@@ -793,6 +817,7 @@ def _events_arrays(evs: list[EventSpec], start: str, n: int) -> dict[str, Any]:
     ptr = np.searchsorted(np.asarray(months_of, dtype=np.int64), np.arange(n + 1), side="left")
     return {
         "ev_ids": tuple(ids),
+        "ev_month": np.asarray(months_of, dtype=np.int64),
         "ev_action": np.asarray(act, dtype=np.int64),
         "ev_actor": np.asarray(actor, dtype=np.int64),
         "ev_target": np.asarray(target, dtype=np.int64),
@@ -844,8 +869,16 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
             mode, val = (0, eff.set) if eff.set is not None else (1, eff.add)
             teff.append((t, spec.STATE_INDEX[var], mode))
             teff_value.append(float(val))
+    parent, branch = None, 0
+    if sc.branch is not None and sc.parent is not None:
+        branch = month_index(sc.start, sc.branch)
+        if branch < n:
+            parent = compile_scenario(sc.parent, n)
+        else:
+            branch = 0
     return Compiled(
         scenario=sc, months=n, **arrays, forced=forced, forbid=forbid, hold=hold,
+        parent=parent, branch=branch,
         cond=np.asarray(cond, dtype=np.int64).reshape(-1, 5),
         cond_value=np.asarray(cond_value, dtype=np.float64),
         trig=np.asarray(trig, dtype=np.int64).reshape(-1, 5),
