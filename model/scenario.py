@@ -52,6 +52,14 @@ def month_label(start: str, offset: int) -> str:
     return f"{k // 12:04d}-{k % 12 + 1:02d}"
 
 
+def _check_state_value(name: str, val: float, what: str = "state") -> None:
+    sv = spec.STATE_VARS[spec.STATE_INDEX[name]]
+    if not sv.lo <= _finite(val) <= sv.hi:
+        raise ValueError(f"{what} {name!r} = {val} outside [{sv.lo}, {sv.hi}] ({sv.unit})")
+    if sv.unit == "1/0" and val not in (0, 1):
+        raise ValueError(f"{what} {name!r} = {val}: expected 1 or 0 ({sv.help})")
+
+
 def _finite(v: float) -> float:
     if not math.isfinite(v):
         raise ValueError("must be a finite number")
@@ -128,9 +136,11 @@ class EventSpec(BaseModel):
     @field_validator("effects")
     @classmethod
     def _effects(cls, v: dict) -> dict:
-        for k in v:
+        for k, eff in v.items():
             if k not in spec.STATE_INDEX:
                 raise ValueError(f"unknown state variable {k!r}{P.suggest(k, spec.STATE_INDEX)}")
+            if eff.set is not None:
+                _check_state_value(k, eff.set, "effect")
         return v
 
     def model_post_init(self, _ctx: Any) -> None:
@@ -178,9 +188,7 @@ class Initial(BaseModel):
         for k, val in v.items():
             if k not in spec.STATE_INDEX:
                 raise ValueError(f"unknown state variable {k!r}{P.suggest(k, spec.STATE_INDEX)}")
-            sv = spec.STATE_VARS[spec.STATE_INDEX[k]]
-            if not sv.lo <= _finite(val) <= sv.hi:
-                raise ValueError(f"state {k!r} = {val} outside [{sv.lo}, {sv.hi}] ({sv.unit})")
+            _check_state_value(k, val)
         return v
 
 
@@ -301,7 +309,10 @@ class Intervention(BaseModel):
             if k not in HOLD_INDEX:
                 raise ValueError(f"cannot hold {k!r}{P.suggest(k, HOLD_INDEX)}; expected a state "
                                  f"variable or an aid flow ({', '.join(AID_KEYS)})")
-            _finite(val)
+            if k in spec.STATE_INDEX:
+                _check_state_value(k, val, "hold")
+            elif not 0 <= _finite(val) <= 10_000:
+                raise ValueError(f"hold {k!r} = {val}: aid must lie in [0, 10000] $M per month")
         return v
 
     @field_validator("actor")
@@ -381,9 +392,11 @@ class TriggerThen(BaseModel):
     @field_validator("effects")
     @classmethod
     def _effects(cls, v: dict) -> dict:
-        for k in v:
+        for k, eff in v.items():
             if k not in spec.STATE_INDEX:
                 raise ValueError(f"unknown state variable {k!r}{P.suggest(k, spec.STATE_INDEX)}")
+            if eff.set is not None:
+                _check_state_value(k, eff.set, "effect")
         return v
 
     def model_post_init(self, _ctx: Any) -> None:
