@@ -323,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument("--group", default=None)
     prm.add_argument("-v", "--verbose", action="store_true")
     prm.set_defaults(func=cmd_params)
+
+    from model.sweep_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

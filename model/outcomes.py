@@ -1,0 +1,424 @@
+"""Named scalar outcomes of a run: one number per run, computed from batched ``Results``.
+
+Sweeps (``model.sweep``), the EMA Workbench adapter (``model.ema``) and any other caller pick
+outcomes from one registry, :data:`KINDS`. An outcome is a *kind* (``mean_trust``,
+``total_aid`` ...) with validated options (a pair of actors, a flow, a period ...) under a name
+of the user's choosing, e.g. in a sweep spec::
+
+    outcomes:
+      route_closed: months_route_closed                 # a kind without options
+      trust_mil_us_2011: {kind: mean_trust, pair: PAK_MIL->US, period: [2011-01, 2011-12]}
+      aid_mil_2002_2011: {kind: total_aid, flow: US->PAK_MIL, period: [2002-01, 2011-12]}
+
+Months and steps: month ``m`` of a run (0 = the scenario's first month) is decided in
+``actions[:, m]`` and its result is the state at step ``m + 1``. A ``period: [FROM, TO]``
+(``YYYY-MM``, both included) therefore selects actions ``m0..m1`` and steps ``m0+1..m1+1``;
+without a period an outcome covers every month of the run (steps ``1..T``).
+
+Every outcome is a function of one run's arrays only, reduced in float64 over a contiguous copy,
+so its value does not depend on the batch, the chunking or the process that computed it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+
+from model import params as P
+from model import spec
+from model.errors import ModelInputError
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class OutcomeError(ModelInputError):
+    """An outcome that cannot be computed (unknown kind, bad options, period outside the run)."""
+
+
+# --- option models -------------------------------------------------------------------------------
+
+def _month_text(v: Any) -> Any:
+    """YAML reads ``2011-01-15`` as a date; outcomes work in months ('YYYY-MM')."""
+    if isinstance(v, dt.date):
+        return f"{v.year:04d}-{v.month:02d}"
+    return v
+
+
+class _Opts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Period(_Opts):
+    #: ``[FROM, TO]`` as 'YYYY-MM' (both included); None: the whole run.
+    period: tuple[str, str] | None = None
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not isinstance(v, list | tuple) or len(v) != 2:
+            raise ValueError("expected [FROM, TO] with two months as YYYY-MM")
+        out = [_month_text(x) for x in v]
+        from model.scenario import parse_month
+
+        for x in out:
+            if not isinstance(x, str):
+                raise ValueError(f"expected a month as YYYY-MM, got {x!r}")
+            parse_month(x)
+        if out[0][:7] > out[1][:7]:
+            raise ValueError(f"period [{out[0]}, {out[1]}] ends before it starts")
+        return (out[0][:7], out[1][:7])
+
+
+def _pair(v: str) -> str:
+    a, arrow, b = str(v).partition("->")
+    if not arrow or a not in spec.ACTOR_INDEX or b not in spec.ACTOR_INDEX or a == b:
+        hint = ""
+        for part in (a, b):
+            if part and part not in spec.ACTOR_INDEX:
+                hint = P.suggest(part, spec.ACTORS)
+        raise ValueError(f"pair {v!r}: expected 'SOURCE->TARGET' with two different actors "
+                         f"among {', '.join(spec.ACTORS)}{hint}")
+    return v
+
+
+class _PairOpts(_Opts):
+    pair: str
+
+    @field_validator("pair")
+    @classmethod
+    def _pair(cls, v: str) -> str:
+        return _pair(v)
+
+
+class _PairPeriod(_Period):
+    pair: str
+
+    @field_validator("pair")
+    @classmethod
+    def _pair(cls, v: str) -> str:
+        return _pair(v)
+
+
+FLOWS = tuple(f"{d}->{r}" for d, r in spec.AID_FLOWS)
+
+
+class _FlowPeriod(_Period):
+    #: 'US->PAK_MIL', 'US->PAK_CIV' or 'all' (their sum).
+    flow: str = "all"
+
+    @field_validator("flow")
+    @classmethod
+    def _flow(cls, v: str) -> str:
+        if v != "all" and v not in FLOWS:
+            raise ValueError(f"unknown aid flow {v!r}; expected one of {', '.join(FLOWS)} or "
+                             f"all{P.suggest(v, FLOWS)}")
+        return v
+
+
+class _ActionPeriod(_Period):
+    action: str
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, v: str) -> str:
+        if v not in spec.ACTION_INDEX:
+            raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
+        return v
+
+
+def _var(v: str) -> str:
+    if v not in spec.STATE_INDEX:
+        raise ValueError(f"unknown state variable {v!r}{P.suggest(v, spec.STATE_INDEX)}")
+    return v
+
+
+class _VarOpts(_Opts):
+    var: str
+
+    @field_validator("var")
+    @classmethod
+    def _var(cls, v: str) -> str:
+        return _var(v)
+
+
+class _VarPeriod(_Period):
+    var: str
+
+    @field_validator("var")
+    @classmethod
+    def _var(cls, v: str) -> str:
+        return _var(v)
+
+
+class _Decisions(_Period):
+    #: +- months within which a documented decision counts as reproduced (as history-check).
+    window: Annotated[int, Strict()] = Field(6, ge=0, le=120)
+
+
+# --- the registry --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kind:
+    """One outcome kind: its options model, its computation and its documentation."""
+
+    name: str
+    options: type[_Opts]
+    compute: Callable[[Any, Any], np.ndarray]
+    unit: str
+    help: str
+
+
+#: Outcome kinds by name.
+KINDS: dict[str, Kind] = {}
+
+
+def _kind(name: str, options: type[_Opts], unit: str, help: str):
+    def deco(fn):
+        KINDS[name] = Kind(name, options, fn, unit, help)
+        return fn
+    return deco
+
+
+def _f64(x: np.ndarray) -> np.ndarray:
+    """A contiguous float64 copy: reductions along the last axis are then per-run pairwise sums
+    whose result does not depend on how many runs share the array."""
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def _months(res, period: tuple[str, str] | None) -> tuple[int, int]:
+    """Month indices [m0, m1) of a period inside a run (the whole run without one)."""
+    if period is None:
+        return 0, res.months
+    from model.scenario import month_index
+
+    start = res.dates[0]
+    m0, m1 = month_index(start, period[0]), month_index(start, period[1]) + 1
+    return max(m0, 0), min(m1, res.months)
+
+
+def _cell(pair: str) -> tuple[int, int]:
+    a, _, b = pair.partition("->")
+    return spec.ACTOR_INDEX[a], spec.ACTOR_INDEX[b]
+
+
+@_kind("final_trust", _PairOpts, "trust 0..1",
+       "Trust of SOURCE in TARGET at the end of the run (pair: SOURCE->TARGET).")
+def _final_trust(res, o: _PairOpts) -> np.ndarray:
+    i, j = _cell(o.pair)
+    return _f64(res.trust[:, -1, i, j])
+
+
+@_kind("mean_trust", _PairPeriod, "trust 0..1",
+       "Mean trust of SOURCE in TARGET over the months of the period (pair, period).")
+def _mean_trust(res, o: _PairPeriod) -> np.ndarray:
+    i, j = _cell(o.pair)
+    m0, m1 = _months(res, o.period)
+    return _f64(res.trust[:, m0 + 1:m1 + 1, i, j]).mean(axis=1)
+
+
+@_kind("min_trust", _PairPeriod, "trust 0..1",
+       "Lowest trust of SOURCE in TARGET over the months of the period (pair, period).")
+def _min_trust(res, o: _PairPeriod) -> np.ndarray:
+    i, j = _cell(o.pair)
+    m0, m1 = _months(res, o.period)
+    return _f64(res.trust[:, m0 + 1:m1 + 1, i, j]).min(axis=1)
+
+
+@_kind("total_aid", _FlowPeriod, "$M",
+       "US aid paid over the period, $M (flow: US->PAK_MIL, US->PAK_CIV or all).")
+def _total_aid(res, o: _FlowPeriod) -> np.ndarray:
+    m0, m1 = _months(res, o.period)
+    cols = list(range(len(FLOWS))) if o.flow == "all" else [FLOWS.index(o.flow)]
+    out = np.zeros(res.runs)
+    for k in cols:
+        out += _f64(res.aid[:, m0 + 1:m1 + 1, k]).sum(axis=1)
+    return out
+
+
+@_kind("months_route_closed", _Period, "months",
+       "Months in the period at whose end the NATO supply route was closed.")
+def _months_route_closed(res, o: _Period) -> np.ndarray:
+    m0, m1 = _months(res, o.period)
+    closed = res.state[:, m0 + 1:m1 + 1, spec.STATE_INDEX["supply_route_open"]] < 0.5
+    return closed.sum(axis=1).astype(np.float64)
+
+
+@_kind("action_count", _ActionPeriod, "months",
+       "Months in the period in which the action's actor chose the action (action).")
+def _action_count(res, o: _ActionPeriod) -> np.ndarray:
+    m0, m1 = _months(res, o.period)
+    return res.action_count(o.action)[:, m0:m1].sum(axis=1).astype(np.float64)
+
+
+@_kind("final_state", _VarOpts, "the variable's unit",
+       "A scalar state variable at the end of the run (var, e.g. public_hostility).")
+def _final_state(res, o: _VarOpts) -> np.ndarray:
+    return _f64(res.state[:, -1, spec.STATE_INDEX[o.var]])
+
+
+@_kind("mean_state", _VarPeriod, "the variable's unit",
+       "Mean of a scalar state variable over the months of the period (var, period).")
+def _mean_state(res, o: _VarPeriod) -> np.ndarray:
+    m0, m1 = _months(res, o.period)
+    return _f64(res.state[:, m0 + 1:m1 + 1, spec.STATE_INDEX[o.var]]).mean(axis=1)
+
+
+@_kind("decisions_reproduced", _Decisions, "decisions",
+       "Documented decisions (model/data/events.yaml) that the run makes within +-window months "
+       "(window, default 6; period limits which documented decisions count).")
+def _decisions_reproduced(res, o: _Decisions) -> np.ndarray:
+    from model.history import decision_hits, scored_decisions
+
+    since, until = o.period if o.period is not None else (None, None)
+    decs = scored_decisions(res.dates[0], res.months, since=since, until=until)
+    hits, _ = decision_hits(res, decs, o.window)
+    return hits.sum(axis=1).astype(np.float64)
+
+
+# --- bound outcomes ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    """A named, validated outcome; ``compute(res)`` gives one float64 per run."""
+
+    name: str
+    kind: str
+    options: _Opts
+
+    def compute(self, res) -> np.ndarray:
+        out = np.asarray(KINDS[self.kind].compute(res, self.options), dtype=np.float64)
+        if out.shape != (res.runs,):
+            raise RuntimeError(f"outcome {self.name}: expected {res.runs} values, got {out.shape}")
+        return out
+
+    def as_dict(self) -> dict:
+        """JSON-able description (used in sweep manifests and spec hashes)."""
+        opts = self.options.model_dump(mode="json", exclude_defaults=False)
+        return {"name": self.name, "kind": self.kind, **opts}
+
+    @property
+    def unit(self) -> str:
+        return KINDS[self.kind].unit
+
+
+def compute_all(outcomes, res) -> dict[str, np.ndarray]:
+    """Every outcome of a batch of runs, by name."""
+    return {o.name: o.compute(res) for o in outcomes}
+
+
+def kinds_help() -> str:
+    """One line per outcome kind with its options (for --help texts and docs)."""
+    lines = []
+    for k in KINDS.values():
+        opts = ", ".join(k.options.model_fields) or "-"
+        lines.append(f"  {k.name:22s} options: {opts:22s} {k.help}")
+    return "\n".join(lines)
+
+
+def _loc(doc, path: tuple) -> str:
+    return doc.where(path) if doc is not None else "<outcomes>"
+
+
+def _err_text(exc: ValidationError, kind: Kind, doc, base: tuple) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not isinstance(p, int))
+        msg = err["msg"].removeprefix("Value error, ")
+        field = str(loc[0]) if loc else ""
+        if err["type"] == "extra_forbidden":
+            fields = list(kind.options.model_fields)
+            msg = (f"unknown option {field!r} for outcome kind {kind.name}"
+                   f"{P.suggest(field, fields)}; its options: {', '.join(fields) or 'none'}")
+        elif err["type"] == "missing":
+            msg = f"outcome kind {kind.name} needs the option {field!r}"
+        path = ".".join(str(p) for p in (*base, *loc))
+        out.append(f"{_loc(doc, (*base, *loc))}: {path}: {msg}")
+    return out
+
+
+def make(name: str, kind: str, **options) -> Outcome:
+    """One outcome from Python values, e.g. ``make("t", "final_trust", pair="US->PAK_MIL")``."""
+    return parse({name: {"kind": kind, **options}})[0]
+
+
+def parse(data: Any, doc=None, base: tuple = ("outcomes",), start: str | None = None,
+          months: int | None = None, reserved: Mapping[str, str] | None = None
+          ) -> list[Outcome]:
+    """Validate a mapping ``name -> kind`` or ``name -> {kind: ..., option: ...}``.
+
+    ``doc`` (a ``yamlio.Located``) locates messages; ``start``/``months`` (the run window)
+    check that periods lie inside the run; ``reserved`` maps names the outcomes may not take to
+    the reason. Raises OutcomeError listing every problem.
+    """
+    errors: list[str] = []
+    out: list[Outcome] = []
+    if not isinstance(data, Mapping) or not data:
+        raise OutcomeError(f"{_loc(doc, base)}: {'.'.join(base)}: expected a mapping of outcome "
+                           f"names to kinds, e.g. 'route_closed: months_route_closed'; kinds:\n"
+                           f"{kinds_help()}")
+    for name, entry in data.items():
+        path = (*base, name)
+        where = _loc(doc, path)
+        dotted = ".".join(str(p) for p in path)
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            errors.append(f"{where}: {dotted}: outcome names must be identifiers (letters, digits, "
+                          f"underscores; not starting with a digit), got {name!r}")
+            continue
+        if reserved and name in reserved:
+            errors.append(f"{where}: {dotted}: the name {name!r} is taken ({reserved[name]})")
+            continue
+        if isinstance(entry, str):
+            kind_name, opts = entry, {}
+        elif isinstance(entry, Mapping):
+            opts = dict(entry)
+            kind_name = opts.pop("kind", None)
+            if kind_name is None:
+                errors.append(f"{where}: {dotted}: missing 'kind' (one of {', '.join(KINDS)})")
+                continue
+        else:
+            errors.append(f"{where}: {dotted}: expected an outcome kind or a mapping with 'kind', "
+                          f"got {entry!r}")
+            continue
+        kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
+        if kind is None:
+            errors.append(f"{_loc(doc, (*path, 'kind')) if isinstance(entry, Mapping) else where}:"
+                          f" {dotted}: unknown outcome kind {kind_name!r}"
+                          f"{P.suggest(str(kind_name), KINDS)}; known kinds: {', '.join(KINDS)}")
+            continue
+        try:
+            options = kind.options.model_validate(opts)
+        except ValidationError as exc:
+            errors.extend(_err_text(exc, kind, doc, path))
+            continue
+        period = getattr(options, "period", None)
+        if period is not None and start is not None and months is not None:
+            from model.scenario import month_index, month_label
+
+            last = month_label(start, months - 1)
+            if month_index(start, period[0]) < 0 or month_index(start, period[1]) >= months:
+                errors.append(f"{_loc(doc, (*path, 'period'))}: {dotted}.period: "
+                              f"[{period[0]}, {period[1]}] is not inside the run "
+                              f"{start} .. {last}")
+                continue
+        out.append(Outcome(name=name, kind=kind.name, options=options))
+    if errors:
+        raise OutcomeError("\n".join(errors))
+    return out
+
+
+#: A default set for the history scenario (used by the EMA adapter).
+DEFAULT = {
+    "final_trust_mil_us": {"kind": "final_trust", "pair": "PAK_MIL->US"},
+    "mean_trust_us_mil": {"kind": "mean_trust", "pair": "US->PAK_MIL"},
+    "total_aid": {"kind": "total_aid", "flow": "all"},
+    "months_route_closed": "months_route_closed",
+    "strikes": {"kind": "action_count", "action": "US_STRIKE"},
+}
