@@ -1,0 +1,255 @@
+"""Guided lessons for the Classroom page, read from ``dashboard/content/lessons/*.md``.
+
+A lesson file is markdown with a YAML header: what to run (a shipped scenario and a variant of
+it), the question's outcome (``dashboard.outcomes.Outcome``), how the model's answer is measured
+(``variant``: the outcome under the variant; ``difference``: variant minus the unchanged
+scenario, run by run with the same seeds) and the prediction's scale. The body's level-2
+sections are the lesson's prose: ``The question`` (shown first), ``What the model says``,
+``What happened`` (revealed after the prediction) and ``Teacher notes``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from dashboard import core
+from dashboard.outcomes import Outcome, describe, summarise
+from model.errors import ModelInputError
+
+LESSON_DIR = core.CONTENT / "lessons"
+SECTIONS = ("The question", "What the model says", "What happened", "Teacher notes")
+_FRONT = re.compile(r"\A---\n(.*?)\n---\n(.*)\Z", re.DOTALL)
+
+
+class LessonError(ModelInputError):
+    """A lesson file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The scale on which students predict the answer."""
+
+    label: str
+    unit: str
+    lo: float
+    hi: float
+    step: float
+    default: float
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One guided lesson: what the class predicts, what the model runs, and the prose."""
+
+    id: str
+    title: str
+    summary: str
+    minutes: int
+    scenario: str
+    variant_label: str
+    variant: dict
+    outcome: Outcome
+    measure: str
+    scale: float
+    prediction: Prediction
+    also: tuple[Outcome, ...]
+    events: tuple[str, ...]
+    series: tuple[str, ...]
+    sections: dict[str, str] = field(hash=False, compare=False)
+    path: Path | None = field(default=None, hash=False, compare=False)
+
+
+def _outcome(raw: dict, where: str) -> Outcome:
+    try:
+        return Outcome(kind=str(raw["kind"]), start=str(raw["start"]), end=str(raw["end"]),
+                       subject=str(raw.get("subject", "")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LessonError(f"{where}: bad outcome {raw!r} ({exc})") from None
+
+
+def parse_lesson(text: str, path: Path | None = None) -> Lesson:
+    """A Lesson from the text of a lesson file; raises LessonError naming what is wrong."""
+    where = str(path) if path else "<lesson>"
+    m = _FRONT.match(text.replace("\r\n", "\n"))
+    if not m:
+        raise LessonError(f"{where}: expected a YAML header between '---' lines")
+    try:
+        head = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise LessonError(f"{where}: the header is not valid YAML ({exc})") from None
+    sections = core.split_sections(m.group(2))
+    missing = [s for s in ("The question", "What happened", "Teacher notes") if s not in sections]
+    if missing:
+        raise LessonError(f"{where}: missing section(s) {', '.join(missing)}")
+    try:
+        pred = head["prediction"]
+        prediction = Prediction(label=str(pred["label"]), unit=str(pred.get("unit", "")),
+                                lo=float(pred["min"]), hi=float(pred["max"]),
+                                step=float(pred.get("step", 1)),
+                                default=float(pred.get("default", pred["min"])))
+        variant = dict(head.get("variant") or {})
+        lesson = Lesson(
+            id=str(head["id"]), title=str(head["title"]), summary=str(head.get("summary", "")),
+            minutes=int(head.get("minutes", 40)), scenario=str(head.get("scenario", "history")),
+            variant_label=str(variant.pop("label", "the variant")), variant=variant,
+            outcome=_outcome(head["outcome"], where),
+            measure=str(head.get("measure", "variant")), scale=float(head.get("scale", 1)),
+            prediction=prediction,
+            also=tuple(_outcome(o, where) for o in head.get("also") or []),
+            events=tuple(str(e) for e in head.get("events") or []),
+            series=tuple(str(s) for s in head.get("series") or core.KEY_SERIES[:2]),
+            sections=sections, path=path,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LessonError(f"{where}: bad or missing header field ({exc})") from None
+    if lesson.measure not in ("variant", "difference"):
+        raise LessonError(f"{where}: measure must be 'variant' or 'difference'")
+    if lesson.measure == "difference" and lesson.outcome.binary:
+        raise LessonError(f"{where}: a 'difference' lesson needs a numeric outcome")
+    if not lesson.prediction.lo < lesson.prediction.hi:
+        raise LessonError(f"{where}: prediction min must be below max")
+    unknown = set(variant) - {"params", "exclude", "severity"}
+    if unknown:
+        raise LessonError(f"{where}: unknown variant key(s) {sorted(unknown)}; expected "
+                          "params, exclude, severity")
+    return lesson
+
+
+def load_lessons(folder: Path = LESSON_DIR) -> dict[str, Lesson]:
+    """Every lesson in the folder by id, in file-name order."""
+    out = {}
+    for path in sorted(folder.glob("*.md")):
+        lesson = parse_lesson(path.read_text(encoding="utf-8"), path)
+        out[lesson.id] = lesson
+    return out
+
+
+def scenario_texts(lesson: Lesson, injected: tuple[dict, ...] = ()) -> tuple[str, str]:
+    """(base, variant) scenario YAML texts; injected events enter both."""
+    base = core.shipped_text(lesson.scenario)
+    ev = [dict(e) for e in injected] or None
+    b = core.edited(base, events=ev) if ev else base
+    v = core.edited(base, params=lesson.variant.get("params"),
+                    exclude=lesson.variant.get("exclude"),
+                    severity=lesson.variant.get("severity"), events=ev)
+    return b, v
+
+
+@dataclass
+class Answer:
+    """The model's answer to a lesson's question, on the prediction's scale."""
+
+    headline: str
+    per_run: np.ndarray | None
+    share: tuple[float, float, float] | None
+    base: str
+    variant: str
+    also: list[tuple[str, str, str]]
+
+    def distribution(self) -> np.ndarray:
+        """Per-run values (numeric answers) or an empty array."""
+        return self.per_run if self.per_run is not None else np.zeros(0)
+
+    @property
+    def point(self) -> float:
+        """The answer as one number: the share, or the median of the runs."""
+        if self.share is not None:
+            return self.share[0]
+        return float(np.median(self.per_run)) if self.per_run is not None else math.nan
+
+
+def answer(lesson: Lesson, runs: int, seed: int, injected: tuple[dict, ...] = ()) -> Answer:
+    """Run the lesson's base and variant ensembles (same seeds) and measure the answer."""
+    base_text, var_text = scenario_texts(lesson, injected)
+    rb = core.ensemble(base_text, runs, seed)
+    rv = core.ensemble(var_text, runs, seed)
+    o, s = lesson.outcome, lesson.scale
+    vb, vv = o.values(rb), o.values(rv)
+    unit = lesson.prediction.unit
+    base_txt = describe(o, summarise(o, vb))
+    var_txt = describe(o, summarise(o, vv))
+    also = [(a.label, describe(a, summarise(a, a.values(rb))),
+             describe(a, summarise(a, a.values(rv)))) for a in lesson.also]
+    if lesson.measure == "difference":
+        diff = (vv - vb) * s
+        q5, q50, q95 = np.quantile(diff, [0.05, 0.5, 0.95])
+        headline = (f"{o.label}: changes by {q50:+.1f}{unit} (median of {runs} runs; 5–95%: "
+                    f"{q5:+.1f} to {q95:+.1f}) {lesson.variant_label}.")
+        return Answer(headline, diff, None, base_txt, var_txt, also)
+    if o.binary:
+        est = summarise(o, vv)
+        share = (est[0] * s, est[1] * s, est[2] * s)
+        base_share = summarise(o, vb)[0] * s
+        headline = (f"{o.label}: {share[0]:.0f}{unit} of runs {lesson.variant_label} "
+                    f"(95% CI {share[1]:.0f}–{share[2]:.0f}{unit}), against "
+                    f"{base_share:.0f}{unit} in the unchanged scenario.")
+        return Answer(headline, None, share, base_txt, var_txt, also)
+    vals = vv * s
+    q5, q50, q95 = np.quantile(vals, [0.05, 0.5, 0.95])
+    headline = (f"{o.label} {lesson.variant_label}: {q50:.1f}{unit} (median of {runs} runs; "
+                f"5–95%: {q5:.1f} to {q95:.1f}).")
+    return Answer(headline, vals, None, base_txt, var_txt, also)
+
+
+def parse_predictions(text: str, lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Numbers typed by the teacher (commas, spaces, semicolons or new lines between them; a
+    trailing % is allowed) -> (values inside [lo, hi], problems)."""
+    values, problems = [], []
+    for tok in re.split(r"[,;\s]+", text.strip()):
+        if not tok:
+            continue
+        try:
+            v = float(tok.rstrip("%"))
+        except ValueError:
+            problems.append(f"{tok!r} is not a number")
+            continue
+        if not math.isfinite(v) or not lo <= v <= hi:
+            problems.append(f"{tok} is outside {lo:g}..{hi:g}")
+            continue
+        values.append(v)
+    return values, problems
+
+
+def debrief(lesson: Lesson, ans: Answer, runs: int, seed: int, prediction: float | None,
+            poll: list[float], injected: tuple[dict, ...] = (),
+            today: dt.date | None = None) -> str:
+    """The lesson's debrief as markdown: what was predicted, what the model said, what
+    happened (template ``dashboard/content/debrief.md``)."""
+    unit = lesson.prediction.unit
+    if poll:
+        arr = np.asarray(poll)
+        closest = abs(arr - ans.point).argmin() if math.isfinite(ans.point) else None
+        class_txt = (f"{len(poll)} predictions: median {np.median(arr):.1f}{unit}, range "
+                     f"{arr.min():.1f}–{arr.max():.1f}{unit}"
+                     + (f"; closest to the model: {arr[closest]:.1f}{unit}"
+                        if closest is not None else "") + ".")
+    else:
+        class_txt = "No class poll was entered."
+    if prediction is not None:
+        class_txt += f"\n\nPrediction committed on the lesson screen: {prediction:g}{unit}."
+    also = "\n".join(f"- {label}: {b} unchanged vs {v} {lesson.variant_label}"
+                     for label, b, v in ans.also)
+    inj = "\n".join(f"- `{e.get('id')}`: {e.get('actor', 'OTHER')} "
+                    f"{e.get('action') or e.get('cameo', '')} in {e.get('date')} "
+                    f"(severity {e.get('severity', 1)})" for e in injected) or "None."
+    return core.content("debrief.md").format_map({
+        "title": lesson.title,
+        "date": (today or dt.date.today()).isoformat(),
+        "runs": runs, "seed": seed,
+        "question": lesson.sections.get("The question", ""),
+        "prediction_label": lesson.prediction.label,
+        "class_summary": class_txt,
+        "headline": ans.headline,
+        "base": ans.base, "variant": ans.variant, "variant_label": lesson.variant_label,
+        "also": also or "-",
+        "model_text": lesson.sections.get("What the model says", ""),
+        "history": lesson.sections.get("What happened", ""),
+        "injected": inj,
+    })
