@@ -149,9 +149,9 @@ def compare(a, b, runs: int = 200, seed: int = 0, months: int | None = None,
 
 def plot(cmp: Comparison, path: Path) -> Path:
     """Median and 5-95% bands of key series under A and B, as a PNG."""
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
+    mpl.use("Agg")
     import matplotlib.pyplot as plt
 
     series = [("trust PAK_MIL->US", lambda r: r.trust_series("PAK_MIL", "US")),

@@ -190,10 +190,13 @@ def _kernel(comp: Compiled, m0: int, m1: int, rec: np.ndarray, state: list[np.nd
     x_out = np.empty((n, months + 1, spec.N_STATE), dtype=np.float32)
     acts = np.empty((n, months, spec.N_ACTORS), dtype=np.int8)
     n_ev = len(comp.ev_ids)
+    n_trig = len(comp.trig_ids)
+    trig = comp.trig.copy()
+    trig[:, 2:4] -= m0  # trigger windows in this phase's months
     if trace:
-        n_ch = kernel.NCH + max(1, comp.max_events_per_month)
+        n_ch = kernel.NCH + max(1, comp.max_events_per_month) + n_trig
         led = np.zeros((n, months, kernel.NCH, kernel.NLEDGER), dtype=np.float32)
-        led_ev = np.zeros((n, max(1, n_ev), kernel.NLEDGER), dtype=np.float32)
+        led_ev = np.zeros((n, max(1, n_ev + n_trig), kernel.NLEDGER), dtype=np.float32)
     else:
         n_ch = 1
         led = np.zeros((n, 1, 1, 1), dtype=np.float32)
@@ -202,36 +205,54 @@ def _kernel(comp: Compiled, m0: int, m1: int, rec: np.ndarray, state: list[np.nd
                      comp.ev_actor, comp.ev_target, comp.ev_goldstein, comp.ev_material,
                      comp.ev_severity, comp.month_ptr[m0:m1 + 1], comp.eff_event, comp.eff_var,
                      comp.eff_mode, comp.eff_value, n_ch, trust, aid_out, x_out, acts, led,
-                     led_ev)
+                     led_ev, comp.forbid[m0:m1], comp.hold[m0:m1], comp.cond, comp.cond_value,
+                     trig)
     out = {"trust": trust, "aid": aid_out, "state": x_out, "actions": acts}
     if trace:
         keep = (comp.ev_month >= m0) & (comp.ev_month < m1)
         out["ledger"] = led
-        out["event_ledger"] = led_ev[:, :n_ev][:, keep]
-        out["event_ids"] = tuple(np.asarray(comp.ev_ids, dtype=object)[keep])
-        out["event_months"] = tuple(int(m) for m in comp.ev_month[keep])
+        # Scheduled events of this phase, then the triggers (which may fire in any month).
+        out["event_ledger"] = np.concatenate(
+            [led_ev[:, :n_ev][:, keep], led_ev[:, n_ev:n_ev + n_trig]], axis=1)
+        out["event_ids"] = (tuple(np.asarray(comp.ev_ids, dtype=object)[keep])
+                            + tuple(f"trigger {t}" for t in comp.trig_ids))
+        out["event_months"] = (tuple(int(m) for m in comp.ev_month[keep])
+                               + (m0,) * n_trig)
     return out
 
 
-def _run_chunk(comp: Compiled, seed: int, run_ids: np.ndarray, prm_rows: list[dict],
+def _initial_states(sc: Scenario, rows: list[dict]) -> list[np.ndarray]:
+    """Stacked initial (r, s, a0, b0, aid, x) of a chunk; computed once per distinct row."""
+    cache: dict[int, tuple] = {}
+    init = []
+    for row in rows:
+        it = cache.get(id(row))
+        if it is None:
+            it = cache[id(row)] = initial_state(sc, row)
+        init.append(it)
+    return [np.stack([it[k] for it in init]) for k in range(6)]
+
+
+def _run_chunk(comp: Compiled, seed: int, run_ids: np.ndarray, overrides: list[dict],
                trace: bool) -> dict[str, np.ndarray]:
     """Run the kernel on one chunk of runs; pure function of its inputs.
 
-    A branch scenario runs its parent up to the branch month and itself from there on, on the
-    same random streams, so before the branch its runs equal the parent's.
+    A branch scenario runs its parent (with the parent's parameters) up to the branch month and
+    itself from there on, on the same random streams, so before the branch its runs equal the
+    parent's. ``overrides`` are the per-run parameter overrides.
     """
     months = comp.months
+    prm_rows = merge_rows(comp.scenario, overrides)
     rec = P.records(prm_rows)
-    init = [initial_state(comp.scenario, row) for row in prm_rows]
-    state = [np.stack([it[k] for it in init]) for k in range(6)]
     u = draw_uniforms(seed, run_ids, months)
     if comp.parent is None:
+        state = _initial_states(comp.scenario, prm_rows)
         out = _kernel(comp, 0, months, rec, state, u, trace)
     else:
         m = comp.branch
-        init = [initial_state(comp.parent.scenario, row) for row in prm_rows]
-        state = [np.stack([it[k] for it in init]) for k in range(6)]
-        first = _kernel(comp.parent, 0, m, rec, state, u[:, :m], trace)
+        parent_rows = merge_rows(comp.parent.scenario, overrides)
+        state = _initial_states(comp.parent.scenario, parent_rows)
+        first = _kernel(comp.parent, 0, m, P.records(parent_rows), state, u[:, :m], trace)
         second = _kernel(comp, m, months, rec, state, u[:, m:], trace)
         out = {k: np.concatenate([first[k], second[k][:, 1:]], axis=1)
                for k in ("trust", "aid", "state")}
@@ -256,20 +277,36 @@ def _as_scenario(scenario: Scenario | str | Path | Mapping) -> Scenario:
     return load_scenario(scenario)
 
 
-def param_rows(sc: Scenario, runs: int, params: Mapping | Sequence[Mapping] | None,
-               where: str = "params") -> list[dict]:
-    """Full parameter mappings, one per run: table defaults < scenario overrides < ``params``.
-
-    ``params`` is one mapping for all runs or a sequence with one mapping per run.
-    """
-    base = P.resolve(sc.params, where="scenario params")
+def run_overrides(runs: int, params: Mapping | Sequence[Mapping] | None,
+                  where: str = "params") -> list[dict]:
+    """Validated per-run parameter overrides (the same dict object for all runs when ``params``
+    is one mapping). ``params`` is one mapping for all runs or a sequence, one per run."""
     if params is None or isinstance(params, Mapping):
-        row = {**base, **{k: P.check(k, v, where) for k, v in (params or {}).items()}}
+        row = {k: P.check(k, v, where) for k, v in (params or {}).items()}
         return [row] * runs
     rows = list(params)
     if len(rows) != runs:
         raise P.ParameterError(f"{where}: got {len(rows)} parameter sets for {runs} runs")
-    return [{**base, **{k: P.check(k, v, where) for k, v in row.items()}} for row in rows]
+    return [{k: P.check(k, v, where) for k, v in row.items()} for row in rows]
+
+
+def merge_rows(sc: Scenario, overrides: Sequence[dict]) -> list[dict]:
+    """Full parameter mappings: table defaults < scenario overrides < per-run overrides."""
+    base = P.resolve(sc.params, where="scenario params")
+    cache: dict[int, dict] = {}
+    out = []
+    for ov in overrides:
+        row = cache.get(id(ov))
+        if row is None:
+            row = cache[id(ov)] = {**base, **ov}
+        out.append(row)
+    return out
+
+
+def param_rows(sc: Scenario, runs: int, params: Mapping | Sequence[Mapping] | None,
+               where: str = "params") -> list[dict]:
+    """Full parameter mappings, one per run: table defaults < scenario overrides < ``params``."""
+    return merge_rows(sc, run_overrides(runs, params, where))
 
 
 def iter_chunks(scenario, runs: int = 1, seed: int = 0, months: int | None = None,
@@ -283,7 +320,8 @@ def iter_chunks(scenario, runs: int = 1, seed: int = 0, months: int | None = Non
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
     comp = compile_scenario(sc, months)
-    rows = param_rows(sc, runs, params)
+    rows = run_overrides(runs, params)
+    merge_rows(sc, rows[:1])  # validates the scenario's parameters before any work
     dates = comp.dates()
     bounds = [(lo, min(lo + chunk, runs)) for lo in range(0, runs, chunk)]
 
@@ -314,8 +352,7 @@ def run_block(scenario, seed: int, run_ids: Sequence[int], params: Sequence[Mapp
     sc = _as_scenario(scenario)
     comp = compile_scenario(sc, months)
     ids = np.asarray(run_ids, dtype=np.int64)
-    rows = param_rows(sc, len(ids), list(params))
-    out = _run_chunk(comp, seed, ids, rows, trace)
+    out = _run_chunk(comp, seed, ids, run_overrides(len(ids), list(params)), trace)
     return Results(scenario=sc, seed=seed, run_ids=ids, dates=comp.dates(),
                    params=out["params"], trust=out["trust"], aid=out["aid"],
                    state=out["state"], actions=out["actions"], ledger=out.get("ledger"),

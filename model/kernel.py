@@ -33,9 +33,15 @@ US, MIL, CIV, TAL, IND = 0, 1, 2, 3, 4
 NA = spec.N_ACTORS
 
 # --- scalar state indices (checked against model.spec at import) ----------------------------
-X_HOST, X_CIVMIL, X_ROUTE, X_DRONES, X_TALSTR, X_FORCE, X_INDIA, X_PROXY, X_EXIT, X_TALKS = range(10)
+X_HOST, X_CIVMIL, X_ROUTE, X_DRONES, X_TALSTR = range(5)
+X_FORCE, X_INDIA, X_PROXY, X_EXIT, X_TALKS = range(5, 10)
 X_GRIEV, X_COERCE, X_ATTACKS, X_APPEALS, X_CLOSED = range(10, 15)
 NX = spec.N_STATE
+#: Bounds of every scalar state variable (``spec.STATE_VARS``): the state is clipped to them.
+X_LO = np.array([v.lo for v in spec.STATE_VARS])
+X_HI = np.array([v.hi for v in spec.STATE_VARS])
+#: What interventions may hold: the scalar state, then the aid flows.
+NHOLD = NX + len(spec.AID_FLOWS)
 assert [v.name for v in spec.STATE_VARS] == [
     "public_hostility", "civmil_balance", "supply_route_open", "drone_basing", "taliban_strength",
     "us_force", "india_engagement", "proxy_support", "us_exit_pressure", "talks",
@@ -96,8 +102,15 @@ NCH = len(CHANNELS)
 NLEDGER = NA * NA + len(spec.AID_FLOWS)
 
 _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
-_JIT_INLINE = {**_JIT, "inline": "always"}
+#: The per-month functions only index arrays their caller owns; they never allocate or keep a
+#: reference. Compiled without the Numba runtime (``_nrt=False``, as Numba's own string and sort
+#: helpers are) they skip the atomic reference counting of array arguments, which otherwise cost
+#: about a third of the kernel's time. Functions that allocate keep the runtime (``_JIT``).
 _JIT_NORC = {**_JIT, "_nrt": False}
+#: ... and they are inlined into the month loop (``_run``) at the Numba IR level: a call passes
+#: every array as its exploded fields (about 200 words for ``_apply``), which cost more than the
+#: work. Called on their own (tests, the Mesa face) they are ordinary compiled functions.
+_JIT_INLINE = {**_JIT_NORC, "inline": "always"}
 
 
 @nb.njit(**_JIT_NORC)
@@ -109,11 +122,18 @@ def trust_matrix(r, s, a0, b0, out):
             out[i, j] = p / (p + s[i, j] + b0[i, j])
 
 
-@nb.njit(**_JIT_INLINE)
+@nb.njit(**_JIT_NORC)
 def _need(pr, x):
     """US dependence on Pakistan, 0..1: saturating in the US force level (mechanism 8)."""
     f = x[X_FORCE]
     return f / (f + pr.need_half)
+
+
+@nb.njit(**_JIT_NORC)
+def _features(pr, aid, x):
+    """The month's derived inputs shared by every actor's decision and by the dynamics:
+    (US need of Pakistan, log-scaled security aid, log-scaled civilian aid)."""
+    return (_need(pr, x), math.log1p(aid[0] / pr.aid_ref), math.log1p(aid[1] / pr.aid_ref))
 
 
 @nb.njit(**_JIT_NORC)
@@ -124,10 +144,14 @@ def utilities(pr, T, aid, x, actor, util, avail):
     cooperative acts are pulled by trust in their target and hostile acts by distrust
     (``trust_sensitivity``, Kydd's reciprocity); the mechanism terms are named in comments.
     """
+    need, aid_m, aid_c = _features(pr, aid, x)
+    _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail)
+
+
+@nb.njit(**_JIT_INLINE)
+def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
+    """``utilities`` with the month's ``_features`` computed once by the caller."""
     ts = pr.trust_sensitivity
-    need = _need(pr, x)
-    aid_m = math.log1p(aid[0] / pr.aid_ref)
-    aid_c = math.log1p(aid[1] / pr.aid_ref)
     host = x[X_HOST]
     for k in range(ACT_LO[actor], ACT_HI[actor]):
         util[k] = 0.0
@@ -135,9 +159,13 @@ def utilities(pr, T, aid, x, actor, util, avail):
     if actor == US:
         d_mil = T[US, MIL] - 0.5
         util[US_ENGAGE] = pr.bias_us_engage + ts * d_mil
-        util[US_MIL_AID] = pr.bias_us_mil_aid + ts * d_mil + pr.dependence_restraint * need
+        # Patron-client aid: aid follows the patron's need and its trust in the client.
+        util[US_MIL_AID] = pr.bias_us_mil_aid + ts * d_mil + pr.aid_need_gain * need
         avail[US_MIL_AID] = aid[0] < 0.95 * pr.mil_aid_cap
-        util[US_CIV_AID] = pr.bias_us_civ_aid + ts * (T[US, CIV] - 0.5)
+        # M5: Washington backs a civilian government that holds power with civilian aid.
+        util[US_CIV_AID] = (pr.bias_us_civ_aid + ts * (T[US, CIV] - 0.5)
+                            + pr.aid_need_gain * need
+                            + pr.democracy_gain * (x[X_CIVMIL] - pr.civmil_natural))
         avail[US_CIV_AID] = aid[1] < 0.5 * pr.civ_package
         util[US_PRESSURE] = pr.bias_us_pressure - ts * d_mil
         # M4 attribution: attacks, read through distrust of the army, bring threats.
@@ -145,8 +173,10 @@ def utilities(pr, T, aid, x, actor, util, avail):
                              + pr.threat_response * x[X_ATTACKS] * (1.0 - T[US, MIL]))
         util[US_STRIKE] = pr.bias_us_strike - ts * d_mil + pr.strike_gain * x[X_TALSTR] * need
         # M8 mutual dependence restrains a suspension while the US needs Pakistan.
+        # M4 feeds suspensions too: attacks read through distrust call for a cut.
         util[US_SUSPEND_AID] = (pr.bias_us_suspend_aid - ts * d_mil
-                                - pr.dependence_restraint * need)
+                                - pr.dependence_restraint * need
+                                + pr.threat_response * x[X_ATTACKS] * (1.0 - T[US, MIL]))
         avail[US_SUSPEND_AID] = aid[0] > 0.1 * pr.mil_aid_cap
         util[US_PARTNER_INDIA] = pr.bias_us_partner_india + ts * (T[US, IND] - 0.5)
         util[US_BACK_CIVILIANS] = (pr.bias_us_back_civilians + ts * (T[US, CIV] - T[US, MIL])
@@ -199,7 +229,7 @@ def utilities(pr, T, aid, x, actor, util, avail):
         util[IND_PRESSURE_PAK] = pr.bias_ind_pressure_pak - ts * (T[IND, MIL] - 0.5)
 
 
-@nb.njit(**_JIT_NORC)
+@nb.njit(**_JIT_INLINE)
 def choose(pr, util, avail, lo, hi, u):
     """Sample one action from the logit (softmax) over the available ones, by inverse CDF of u."""
     tau = pr.choice_temperature
@@ -207,10 +237,15 @@ def choose(pr, util, avail, lo, hi, u):
     for k in range(lo, hi):
         if avail[k] and util[k] > m:
             m = util[k]
+    # util now becomes the unnormalised weights. exp(0) is exactly 1, so the best action (and
+    # any tie) needs no call into libm; the calls are the bulk of a decision's cost.
+    for k in range(lo, hi):
+        if avail[k]:
+            z = (util[k] - m) / tau
+            util[k] = 1.0 if z == 0.0 else math.exp(z)
     total = 0.0
     for k in range(lo, hi):
         if avail[k]:
-            util[k] = math.exp((util[k] - m) / tau)  # util now holds the unnormalised weights
             total += util[k]
     target = u * total
     acc = 0.0
@@ -225,23 +260,27 @@ def choose(pr, util, avail, lo, hi, u):
 
 
 @nb.njit(**_JIT)
-def decide_actor(pr, r, s, a0, b0, aid, x, actor, u):
+def decide_actor(pr, r, s, a0, b0, aid, x, actor, u, forbid):
     """One actor's choice for this month from the start-of-month state; returns the action index."""
     T = np.empty((NA, NA))
     trust_matrix(r, s, a0, b0, T)
     util = np.empty(NACT)
     avail = np.zeros(NACT, dtype=np.bool_)
-    return _decide(pr, T, aid, x, actor, u, util, avail)
-
-
-@nb.njit(**_JIT_NORC)
-def _decide(pr, T, aid, x, actor, u, util, avail):
-    """``decide_actor`` on caller-owned buffers."""
-    utilities(pr, T, aid, x, actor, util, avail)
-    return choose(pr, util, avail, ACT_LO[actor], ACT_HI[actor], u)
+    need, aid_m, aid_c = _features(pr, aid, x)
+    return _decide(pr, T, aid, x, actor, need, aid_m, aid_c, u, util, avail, forbid)
 
 
 @nb.njit(**_JIT_INLINE)
+def _decide(pr, T, aid, x, actor, need, aid_m, aid_c, u, util, avail, forbid):
+    """``decide_actor`` on caller-owned buffers and the month's ``_features``."""
+    _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail)
+    for k in range(ACT_LO[actor], ACT_HI[actor]):
+        if forbid[k]:  # an intervention rules the action out this month
+            avail[k] = False
+    return choose(pr, util, avail, ACT_LO[actor], ACT_HI[actor], u)
+
+
+@nb.njit(**_JIT_NORC)
 def _ev(dev, ch, i, j, amount):
     """Book evidence of ``i`` about ``j``: positive amount cooperative, negative defecting."""
     if i < 0 or j < 0 or i == j or amount == 0.0:
@@ -252,7 +291,7 @@ def _ev(dev, ch, i, j, amount):
         dev[ch, 1, i, j] -= amount
 
 
-@nb.njit(**_JIT_INLINE)
+@nb.njit(**_JIT_NORC)
 def _chan(n_ch, ch_override, c):
     """The channel to book to: one channel without trace, the event's own, or the mechanism's."""
     if n_ch == 1:
@@ -260,13 +299,14 @@ def _chan(n_ch, ch_override, c):
     return ch_override if ch_override >= 0 else c
 
 
-@nb.njit(**_JIT_NORC)
+@nb.njit(**_JIT_INLINE)
 def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
     """Apply one act (an agent's choice or an exogenous event typed by an action).
 
     Reads the start-of-month state ``x`` and adds its changes to ``dx``, so that acts of the
-    same month do not see each other (decide-then-apply). ``ch_override`` >= 0 books every contribution to that channel (an exogenous event's own);
-    otherwise each mechanism books to its channel. ``n_ch == 1`` collapses channels (no trace).
+    same month do not see each other (decide-then-apply). ``ch_override`` >= 0 books every
+    contribution to that channel (an exogenous event's own); otherwise each mechanism books to
+    its channel. ``n_ch == 1`` collapses channels (no trace).
     """
     a = ACT_ACTOR[act]
     t = ACT_TARGET[act]
@@ -276,7 +316,9 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
         w = pr.evidence_gain * g / 10.0 * sev
         if not ACT_MATERIAL[act]:
             w *= pr.verbal_weight
-        _ev(dev, _chan(n_ch, ch_override, CH_DIRECT), t, a, w)
+        # M6: what defiance costs abroad is booked to the defiance channel.
+        direct = CH_DEFY if (act == MIL_DEFY or act == CIV_DEFY) else CH_DIRECT
+        _ev(dev, _chan(n_ch, ch_override, direct), t, a, w)
     if act == US_MIL_AID:
         new = min(pr.mil_aid_cap, aid[0] + pr.mil_aid_step * sev)
         daid[_chan(n_ch, ch_override, CH_POLICY), 0] += new - aid[0]
@@ -309,7 +351,8 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
     elif act == MIL_HEDGE:
         dx[X_PROXY] += pr.hedge_step * sev * (1.0 - x[X_PROXY])
         # M1: the US sees part of the hedging, which caps what cooperation buys.
-        _ev(dev, _chan(n_ch, ch_override, CH_AID), US, MIL, -pr.hedge_visibility * pr.evidence_gain * sev)
+        _ev(dev, _chan(n_ch, ch_override, CH_AID), US, MIL,
+            -pr.hedge_visibility * pr.evidence_gain * sev)
     elif act == MIL_DEFY:
         # M6: defiance shores up the army's standing at home.
         dx[X_CIVMIL] -= pr.defiance_standing * sev * x[X_HOST] * x[X_CIVMIL]
@@ -336,13 +379,15 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
         # M4 attribution: the US reads attacks as the army's, in proportion to its proxy ties.
         dx[X_ATTACKS] += sev
         dx[X_EXIT] += pr.weariness_gain * sev * (1.0 - x[X_EXIT])
-        _ev(dev, _chan(n_ch, ch_override, CH_ATTR), US, MIL, -pr.attribution_weight * sev * x[X_PROXY])
+        _ev(dev, _chan(n_ch, ch_override, CH_ATTR), US, MIL,
+            -pr.attribution_weight * sev * x[X_PROXY])
     elif act == IND_ENGAGE_AFG:
         dx[X_INDIA] += pr.india_engage_step * sev * (1.0 - x[X_INDIA])
-        _ev(dev, _chan(n_ch, ch_override, CH_INDIA), MIL, IND, -pr.evidence_gain * pr.india_engage_step * sev * 10.0)
+        _ev(dev, _chan(n_ch, ch_override, CH_INDIA), MIL, IND,
+            -pr.evidence_gain * pr.india_engage_step * sev * 10.0)
 
 
-@nb.njit(**_JIT_INLINE)
+@nb.njit(**_JIT_NORC)
 def _clip01(v):
     return min(1.0, max(0.0, v))
 
@@ -350,13 +395,15 @@ def _clip01(v):
 @nb.njit(**_JIT)
 def apply_month(pr, r, s, a0, b0, aid, x, actions, ev_action, ev_actor, ev_target, ev_goldstein,
                 ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
-                n_ch, led_trust, led_aid):
+                n_ch, led_trust, led_aid, hold, trig_event, fired):
     """Advance one run by one month: all actors' ``actions`` and events ``ev_lo..ev_hi`` together.
 
     Events with an action (>= 0) act through that action's mechanisms; others add only their
     Goldstein-weighted direct evidence. Effects (``eff_*``) then set or add exogenous state.
     With ``n_ch > 1`` the exact trust and aid change of each channel is written to ``led_trust``
-    (n_ch x 5 x 5) and ``led_aid`` (n_ch x 2); channels NCH.. are this month's events in order.
+    (n_ch x 5 x 5) and ``led_aid`` (n_ch x 2); channels NCH.. are this month's events in order,
+    then one per trigger. ``hold`` (NHOLD, NaN = free) holds state and aid at the month's end;
+    ``fired[t]`` applies trigger t's act and effects (event ``trig_event[t]``) this month.
     This allocating form serves the Mesa face; the batch loop calls ``_apply`` with buffers.
     """
     T = np.empty((NA, NA))
@@ -364,18 +411,25 @@ def apply_month(pr, r, s, a0, b0, aid, x, actions, ev_action, ev_actor, ev_targe
     _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target, ev_goldstein,
            ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
            n_ch, led_trust, led_aid, np.zeros(NX), np.zeros((n_ch, 2, NA, NA)),
-           np.zeros((n_ch, 2)))
+           np.zeros((n_ch, 2)), hold, trig_event, fired)
 
 
-@nb.njit(**_JIT_NORC)
+@nb.njit(**_JIT_INLINE)
 def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target, ev_goldstein,
            ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
-           n_ch, led_trust, led_aid, dx, dev, daid):
-    """``apply_month`` on caller-owned buffers (``T`` = start-of-month trust; dx, dev, daid
-    are scratch and are cleared here)."""
+           n_ch, led_trust, led_aid, dx, dev, daid, hold, trig_event, fired):
+    """``apply_month`` on caller-owned buffers.
+
+    ``T`` is the start-of-month trust on entry and the end-of-month trust on return (``_book``
+    writes it); ``need`` and ``aid_m`` are the month's ``_features``. dx, dev, daid are scratch
+    and are cleared here.
+    """
     dx[:] = 0.0
     dev[:] = 0.0
     daid[:] = 0.0
+    ch_trig0 = n_ch - fired.shape[0]  # with a trace, the triggers' channels come last
+    # (At most 30 arguments: CPython passes more as *args, which Numba cannot inline.)
+    need, aid_m, _aid_c = _features(pr, aid, x)
     # Agents' acts: each reads the start-of-month state x and adds its changes to dx.
     for i in range(NA):
         _act(pr, aid, x, dx, actions[i], 1.0, -1, dev, daid, n_ch)
@@ -389,15 +443,23 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
             if not ev_material[e]:
                 w *= pr.verbal_weight
             _ev(dev, chn if n_ch > 1 else 0, ev_target[e], ev_actor[e], w)
+    # Triggers that fired this month act like events, each booked to its own channel.
+    for t in range(fired.shape[0]):
+        if fired[t]:
+            e = trig_event[t]
+            if ev_action[e] >= 0:
+                _act(pr, aid, x, dx, ev_action[e], ev_severity[e],
+                     ch_trig0 + t if n_ch > 1 else -1, dev, daid, n_ch)
     # Continuous rules, from the start-of-month state.
-    need = _need(pr, x)
     c_aid = CH_AID if n_ch > 1 else 0
     _ev(dev, c_aid, MIL, US, pr.aid_trust_gain * aid[0] / pr.aid_ref)
     _ev(dev, c_aid, CIV, US, pr.aid_trust_gain * aid[1] / pr.aid_ref)
     if x[X_ROUTE] <= 0.5:
         _ev(dev, CH_DEP if n_ch > 1 else 0, US, MIL, -pr.closure_cost * need)
         dx[X_CLOSED] += 1.0
-    if pr.balance_weight > 0.0:
+    bw = pr.balance_weight
+    if bw > 0.0:
+        # Structural balance: i's view of k follows i's trust in the j that k is trusted by.
         c_bal = CH_BALANCE if n_ch > 1 else 0
         for i in range(NA):
             for k in range(NA):
@@ -407,7 +469,7 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
                 for j in range(NA):
                     if j != i and j != k:
                         acc += (T[i, j] - 0.5) * (T[j, k] - 0.5) * 4.0
-                _ev(dev, c_bal, i, k, pr.balance_weight * acc / (NA - 2))
+                _ev(dev, c_bal, i, k, bw * acc / (NA - 2))
     # Aid: security aid relaxes towards the floor the US's need keeps under it (M8), civilian
     # aid runs down over a package's life.
     floor = pr.aid_floor * pr.mil_aid_cap * need
@@ -418,7 +480,7 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
     dx[X_HOST] += pr.hostility_decay * (pr.hostility_natural - x[X_HOST])
     dx[X_CIVMIL] += pr.civmil_drift * (pr.civmil_natural - x[X_CIVMIL])
     p_target = _clip01(pr.proxy_natural + pr.india_proxy_gain * x[X_INDIA]
-                       + pr.moral_hazard * math.log1p(aid[0] / pr.aid_ref) * x[X_TALSTR])
+                       + pr.moral_hazard * aid_m * x[X_TALSTR])
     dx[X_PROXY] += pr.proxy_rate * (p_target - x[X_PROXY])
     st = x[X_TALSTR]
     dx[X_TALSTR] += (pr.taliban_growth * x[X_PROXY] * st * (1.0 - st)
@@ -433,19 +495,23 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
     for k in range(NX):
         x[k] += dx[k]
     # Exogenous effects override (set) or shift (add) state after the dynamics.
-    for f in range(eff_event.shape[0]):
-        if ev_lo <= eff_event[f] < ev_hi:
+    n_sched = eff_event.shape[0]
+    for f in range(n_sched):
+        e = eff_event[f]
+        on = ev_lo <= e < ev_hi
+        if not on:
+            for t in range(fired.shape[0]):
+                if fired[t] and trig_event[t] == e:
+                    on = True
+        if on:
             if eff_mode[f] == 0:
                 x[eff_var[f]] = eff_value[f]
             else:
                 x[eff_var[f]] += eff_value[f]
-    for k in range(X_HOST, X_FORCE):
-        x[k] = _clip01(x[k])
-    for k in range(X_INDIA, X_GRIEV):
-        x[k] = _clip01(x[k])
-    x[X_FORCE] = max(0.0, x[X_FORCE])
-    for k in range(X_GRIEV, NX):
-        x[k] = max(0.0, x[k])
+    for k in range(NX):
+        if not math.isnan(hold[k]):  # an intervention holds this variable
+            x[k] = hold[k]
+        x[k] = min(X_HI[k], max(X_LO[k], x[k]))
     if x[X_ROUTE] > 0.5:
         x[X_CLOSED] = 0.0
     # Trust: forget the fast pool, then add the month's evidence; a share of it is remembered.
@@ -455,86 +521,121 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
     for c in range(n_ch):
         tot0 += daid[c, 0]
         tot1 += daid[c, 1]
-    new0 = max(0.0, tot0)
+    # Never below zero; decisions never lift security aid over its cap (aid already above it,
+    # e.g. from the initial state or a hold, only decays).
+    new0 = max(0.0, min(tot0, max(pr.mil_aid_cap, aid[0])))
     new1 = max(0.0, tot1)
+    if not math.isnan(hold[NX]):
+        new0 = hold[NX]
+    if not math.isnan(hold[NX + 1]):
+        new1 = hold[NX + 1]
     if n_ch > 1:
         for c in range(n_ch):
             led_aid[c, 0] = daid[c, 0]
             led_aid[c, 1] = daid[c, 1]
-        # Clipping at zero is booked to the memory/decay channel so the ledger sums exactly.
-        led_aid[CH_MEMORY, 0] += new0 - tot0
-        led_aid[CH_MEMORY, 1] += new1 - tot1
+        # Clipping and holding are booked to the aid-policy channel so the ledger sums exactly.
+        led_aid[CH_POLICY, 0] += new0 - tot0
+        led_aid[CH_POLICY, 1] += new1 - tot1
     aid[0] = new0
     aid[1] = new1
 
 
-@nb.njit(**_JIT_NORC)
+@nb.njit(**_JIT_INLINE)
 def _book(pr, r, s, a0, b0, T, dev, n_ch, led):
     """Forget, add evidence, and (tracing) book each channel's exact share of the trust change.
 
     With p = r + a0 and q = s + b0 after forgetting, adding (dr, ds) changes trust by
     (dr (1 - T_f) - ds T_f) / n_new, linear in each channel's (dr, ds): the shares sum exactly.
+    ``T`` holds the start-of-month trust on entry; each off-diagonal cell is overwritten with the
+    end-of-month trust as soon as it is known (the same expression as ``trust_matrix``, so the
+    batch loop need not recompute the matrix). The diagonal never changes.
     """
     lam = pr.forgetting
+    mem_pos = pr.memory_pos
+    mem_neg = pr.memory_neg
+    fast_pos = 1.0 - mem_pos
+    fast_neg = 1.0 - mem_neg
     for i in range(NA):
         for j in range(NA):
             if i == j:
                 continue
-            r[i, j] *= lam
-            s[i, j] *= lam
-            p = r[i, j] + a0[i, j]
-            q = s[i, j] + b0[i, j]
-            t_f = p / (p + q)
+            rf = r[i, j] * lam
+            sf = s[i, j] * lam
             dr = 0.0
             ds = 0.0
             for c in range(n_ch):
                 dr += dev[c, 0, i, j]
                 ds += dev[c, 1, i, j]
-            n_new = p + q + dr + ds
             if n_ch > 1:
+                p = rf + a0[i, j]
+                q = sf + b0[i, j]
+                t_f = p / (p + q)
+                n_new = p + q + dr + ds
                 led[CH_MEMORY, i, j] = t_f - T[i, j]
                 for c in range(n_ch):
                     led[c, i, j] += (dev[c, 0, i, j] * (1.0 - t_f) - dev[c, 1, i, j] * t_f) / n_new
             # M9: a share of new evidence goes to permanent memory, betrayals more than favours.
-            r[i, j] += (1.0 - pr.memory_pos) * dr
-            a0[i, j] += pr.memory_pos * dr
-            s[i, j] += (1.0 - pr.memory_neg) * ds
-            b0[i, j] += pr.memory_neg * ds
+            rn = rf + fast_pos * dr
+            an = a0[i, j] + mem_pos * dr
+            sn = sf + fast_neg * ds
+            bn = b0[i, j] + mem_neg * ds
+            r[i, j] = rn
+            a0[i, j] = an
+            s[i, j] = sn
+            b0[i, j] = bn
+            pn = rn + an
+            T[i, j] = pn / (pn + sn + bn)
 
 
-@nb.njit(**_JIT_NORC)
-def _record(T, aid, x, trust_row, aid_row, x_row):
-    """Copy one month's state into the (possibly float32) output rows."""
+@nb.njit(**_JIT_INLINE)
+def _record(T, aid, x, trust_out, aid_out, x_out, k):
+    """Copy one month's state into row ``k`` of the (possibly float32) output series."""
     for i in range(NA):
         for j in range(NA):
-            trust_row[i, j] = T[i, j]
-    for k in range(aid.shape[0]):
-        aid_row[k] = aid[k]
-    for k in range(NX):
-        x_row[k] = x[k]
+            trust_out[k, i, j] = T[i, j]
+    for c in range(aid.shape[0]):
+        aid_out[k, c] = aid[c]
+    for c in range(NX):
+        x_out[k, c] = x[c]
 
 
 @nb.njit(**_JIT)
 def run_one(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target, ev_goldstein,
             ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode, eff_value,
-            n_ch, trust_out, aid_out, x_out, act_out, led_mech, led_ev):
+            n_ch, trust_out, aid_out, x_out, act_out, led_mech, led_ev, forbid, hold, cond,
+            cond_value, trig):
     """Run one simulation for ``u.shape[0]`` months, writing its series into the output rows."""
+    n_trig = trig.shape[0]
+    _run(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target, ev_goldstein,
+         ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode, eff_value, n_ch,
+         trust_out, aid_out, x_out, act_out, led_mech, led_ev, forbid, hold, cond, cond_value,
+         trig, trig[:, 0].copy(), np.zeros(n_trig, dtype=np.bool_),
+         np.zeros(n_trig, dtype=np.bool_), np.empty((NA, NA)),
+         np.empty(NA, dtype=np.int64), np.zeros((n_ch, NA, NA)), np.zeros((n_ch, 2)),
+         np.empty(NACT), np.zeros(NACT, dtype=np.bool_), np.zeros(NX),
+         np.zeros((n_ch, 2, NA, NA)), np.zeros((n_ch, 2)))
+
+
+@nb.njit(**_JIT_NORC)
+def _run(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target, ev_goldstein,
+         ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode, eff_value, n_ch,
+         trust_out, aid_out, x_out, act_out, led_mech, led_ev, forbid, hold, cond, cond_value,
+         trig, trig_event, fired, done, T, actions, led_trust, led_aid, util, avail, dx, dev,
+         daid):
+    """``run_one`` on caller-owned scratch (T, actions, the month's ledgers, util, avail, dx,
+    dev, daid): the month loop, with every per-month function inlined into it."""
     n_months = u.shape[0]
-    T = np.empty((NA, NA))
-    trust_matrix(r, s, a0, b0, T)
-    _record(T, aid, x, trust_out[0], aid_out[0], x_out[0])
-    actions = np.empty(NA, dtype=np.int64)
-    led_trust = np.zeros((n_ch, NA, NA))
-    led_aid = np.zeros((n_ch, 2))
-    util = np.empty(NACT)
-    avail = np.zeros(NACT, dtype=np.bool_)
-    dx = np.zeros(NX)
-    dev = np.zeros((n_ch, 2, NA, NA))
-    daid = np.zeros((n_ch, 2))
+    ch_trig0 = n_ch - trig.shape[0]
+    trust_matrix(r, s, a0, b0, T)  # once: from here on ``_apply`` keeps T current
+    _record(T, aid, x, trust_out, aid_out, x_out, 0)
     for m in range(n_months):
+        # The month's derived inputs, once for all five decisions and the dynamics.
+        need, aid_m, aid_c = _features(pr, aid, x)
+        _triggers(T, aid, x, m, cond, cond_value, trig, fired, done)
         for i in range(NA):
             f = forced[m, i]
-            actions[i] = f if f >= 0 else _decide(pr, T, aid, x, i, u[m, i], util, avail)
+            actions[i] = f if f >= 0 else _decide(pr, T, aid, x, i, need, aid_m, aid_c, u[m, i],
+                                                  util, avail, forbid[m])
         lo = month_ptr[m]
         hi = month_ptr[m + 1]
         if n_ch > 1:
@@ -542,9 +643,8 @@ def run_one(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target,
             led_aid[:] = 0.0
         _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
                ev_goldstein, ev_material, ev_severity, lo, hi, eff_event, eff_var, eff_mode,
-               eff_value, n_ch, led_trust, led_aid, dx, dev, daid)
-        trust_matrix(r, s, a0, b0, T)
-        _record(T, aid, x, trust_out[m + 1], aid_out[m + 1], x_out[m + 1])
+               eff_value, n_ch, led_trust, led_aid, dx, dev, daid, hold[m], trig_event, fired)
+        _record(T, aid, x, trust_out, aid_out, x_out, m + 1)
         for i in range(NA):
             act_out[m, i] = actions[i]
         if n_ch > 1:
@@ -561,12 +661,57 @@ def run_one(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target,
                         led_ev[e, i * NA + j] = led_trust[c, i, j]
                 led_ev[e, NA * NA] = led_aid[c, 0]
                 led_ev[e, NA * NA + 1] = led_aid[c, 1]
+            for t in range(fired.shape[0]):
+                if fired[t]:  # a trigger may fire in several months: its entries add up
+                    e = trig_event[t]
+                    for i in range(NA):
+                        for j in range(NA):
+                            led_ev[e, i * NA + j] += led_trust[ch_trig0 + t, i, j]
+                    led_ev[e, NA * NA] += led_aid[ch_trig0 + t, 0]
+                    led_ev[e, NA * NA + 1] += led_aid[ch_trig0 + t, 1]
+
+
+@nb.njit(**_JIT)
+def triggers(T, aid, x, m, cond, cond_value, trig, fired, done):
+    """``_triggers`` for the Mesa face."""
+    _triggers(T, aid, x, m, cond, cond_value, trig, fired, done)
+
+
+@nb.njit(**_JIT_INLINE)
+def _triggers(T, aid, x, m, cond, cond_value, trig, fired, done):
+    """Which triggers fire in month ``m``: all their conditions hold on the start-of-month state.
+
+    ``trig[t]`` = (event, once, first month, last month, -); ``cond[c]`` = (trigger, kind, a, b,
+    op) with kind 0 trust[a, b], 1 aid[a], 2 state x[a]; op 0 <, 1 <=, 2 >, 3 >=.
+    """
+    for t in range(trig.shape[0]):
+        fired[t] = trig[t, 2] <= m <= trig[t, 3] and not (trig[t, 1] == 1 and done[t])
+    for c in range(cond.shape[0]):
+        t = cond[c, 0]
+        if not fired[t]:
+            continue
+        kind = cond[c, 1]
+        if kind == 0:
+            v = T[cond[c, 2], cond[c, 3]]
+        elif kind == 1:
+            v = aid[cond[c, 2]]
+        else:
+            v = x[cond[c, 2]]
+        op = cond[c, 4]
+        thr = cond_value[c]
+        ok = v < thr if op == 0 else (v <= thr if op == 1 else (v > thr if op == 2 else v >= thr))
+        if not ok:
+            fired[t] = False
+    for t in range(trig.shape[0]):
+        if fired[t]:
+            done[t] = True
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def run_batch(params, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target,
               ev_goldstein, ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode,
-              eff_value, n_ch, trust_out, aid_out, x_out, act_out, led_mech, led_ev):
+              eff_value, n_ch, trust_out, aid_out, x_out, act_out, led_mech, led_ev, forbid, hold,
+              cond, cond_value, trig):
     """Advance B independent runs (leading axis of every per-run array) in parallel.
 
     Each run reads only its own parameters, state and random numbers, so results do not depend
@@ -576,4 +721,5 @@ def run_batch(params, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_t
         run_one(params[b], r[b], s[b], a0[b], b0[b], aid[b], x[b], u[b], forced, ev_action,
                 ev_actor, ev_target, ev_goldstein, ev_material, ev_severity, month_ptr,
                 eff_event, eff_var, eff_mode, eff_value, n_ch, trust_out[b], aid_out[b],
-                x_out[b], act_out[b], led_mech[b], led_ev[b])
+                x_out[b], act_out[b], led_mech[b], led_ev[b], forbid, hold, cond, cond_value,
+                trig)

@@ -19,7 +19,7 @@ import numpy as np
 
 from model import kernel, spec
 from model import params as P
-from model.engine import draw_uniforms, initial_state, param_rows
+from model.engine import draw_uniforms, initial_state, merge_rows, run_overrides
 from model.paths import SCENARIOS
 from model.scenario import Scenario, compile_scenario, load_scenario
 
@@ -42,12 +42,14 @@ class ActorAgent(mesa.Agent):
     def decide(self) -> None:
         """Choose this month's action from the start-of-month state (the kernel's rule)."""
         m = self.model
-        forced = m.compiled.forced[m.month, self.index]
+        comp, prm = m.phase
+        forced = comp.forced[m.month, self.index]
         if forced >= 0:
             self.action = int(forced)
             return
-        self.action = int(kernel.decide_actor(m.prm, m.r, m.s, m.a0, m.b0, m.aid, m.x,
-                                              self.index, m.u[m.month, self.index]))
+        self.action = int(kernel.decide_actor(prm, m.r, m.s, m.a0, m.b0, m.aid, m.x,
+                                              self.index, m.u[m.month, self.index],
+                                              comp.forbid[m.month]))
 
 
 class AfPakModel(mesa.Model):
@@ -66,14 +68,27 @@ class AfPakModel(mesa.Model):
         self.months = self.compiled.months
         self.run_index = int(run)
         self.master_seed = int(self._seed)
-        row = param_rows(sc, 1, params, where="AfPakModel")[0]
+        overrides = run_overrides(1, params, where="AfPakModel")
+        row = merge_rows(sc, overrides)[0]
         self.prm = P.records([row])[0]
-        self.r, self.s, self.a0, self.b0, self.aid, self.x = initial_state(sc, row)
+        # A branch scenario follows its parent (and the parent's parameters) until the branch.
+        c = self.compiled
+        self._phase_prm = self.prm
+        start_sc = sc
+        if c.parent is not None:
+            start_sc = c.parent.scenario
+            self._phase_prm = P.records(merge_rows(start_sc, overrides))[0]
+        self.r, self.s, self.a0, self.b0, self.aid, self.x = initial_state(
+            start_sc, merge_rows(start_sc, overrides)[0])
         self.u = draw_uniforms(self.master_seed, [self.run_index], self.months)[0]
         self.month = 0
         self.dates = self.compiled.dates()
         self.actor_agents = [ActorAgent(self, a) for a in spec.ACTORS]
         self._led_t = np.zeros((1, spec.N_ACTORS, spec.N_ACTORS))
+        # Trigger state per phase (a branch's parent and the branch have their own triggers).
+        self._trig_state = {id(cc): (np.zeros(len(cc.trig_ids), dtype=bool),
+                                     np.zeros(len(cc.trig_ids), dtype=bool))
+                            for cc in (self.compiled, self.compiled.parent) if cc is not None}
         self._led_a = np.zeros((1, 2))
         reporters = {"date": lambda m: m.dates[m.month]}
         for i, a in enumerate(spec.ACTORS):
@@ -91,6 +106,15 @@ class AfPakModel(mesa.Model):
         self.datacollector.collect(self)
 
     @property
+    def phase(self):
+        """(compiled scenario, parameter record) in force this month: a branch scenario's
+        parent before the branch month, the scenario itself from then on."""
+        c = self.compiled
+        if c.parent is not None and self.month < c.branch:
+            return c.parent, self._phase_prm
+        return c, self.prm
+
+    @property
     def trust(self) -> np.ndarray:
         """Current 5x5 trust matrix (row trusts column)."""
         out = np.empty((spec.N_ACTORS, spec.N_ACTORS))
@@ -102,14 +126,18 @@ class AfPakModel(mesa.Model):
         if self.month >= self.months:
             self.running = False
             return
+        c, prm = self.phase
+        fired, done = self._trig_state[id(c)]
+        # Triggers read the start-of-month state, as the agents do.
+        kernel.triggers(self.trust, self.aid, self.x, self.month, c.cond, c.cond_value, c.trig,
+                        fired, done)
         self.agents.do("decide")
         actions = np.array([a.action for a in self.actor_agents], dtype=np.int64)
-        c = self.compiled
-        kernel.apply_month(self.prm, self.r, self.s, self.a0, self.b0, self.aid, self.x, actions,
+        kernel.apply_month(prm, self.r, self.s, self.a0, self.b0, self.aid, self.x, actions,
                            c.ev_action, c.ev_actor, c.ev_target, c.ev_goldstein, c.ev_material,
                            c.ev_severity, c.month_ptr[self.month], c.month_ptr[self.month + 1],
                            c.eff_event, c.eff_var, c.eff_mode, c.eff_value, 1, self._led_t,
-                           self._led_a)
+                           self._led_a, c.hold[self.month], c.trig[:, 0].copy(), fired)
         self.month += 1
         self.datacollector.collect(self)
         if self.month >= self.months:

@@ -692,11 +692,11 @@ def _merge(parent: Scenario, child: Scenario) -> Scenario:
     where = {}
     for k, v in parent._where.items():
         where[k] = v
-    for k, v in child._where.items():
-        if len(k) >= 2 and k[0] in ("edits", "events", "interventions", "triggers") and \
-                isinstance(k[1], int):
-            k = (k[0], k[1] + len(getattr(parent, k[0])), *k[2:])
-        where[k] = v
+    for key, v in child._where.items():
+        if len(key) >= 2 and key[0] in ("edits", "events", "interventions", "triggers") and \
+                isinstance(key[1], int):
+            key = (key[0], key[1] + len(getattr(parent, key[0])), *key[2:])  # noqa: PLW2901
+        where[key] = v
     merged._where = where
     return merged
 
@@ -787,12 +787,9 @@ class Compiled:
     hold: np.ndarray          # months x (N_STATE + aid flows): value held, NaN free
     cond: np.ndarray          # conditions x 5: trigger, kind, a, b, op (int64)
     cond_value: np.ndarray    # conditions: threshold
-    trig: np.ndarray          # triggers x 5: action, once, from, to, first effect (int64)
-    trig_severity: np.ndarray
+    trig: np.ndarray          # triggers x 5: event, once, first month, last month, 0 (int64)
     trig_ids: tuple[str, ...]
-    teff: np.ndarray          # trigger effects x 3: trigger, var, mode (int64)
-    teff_value: np.ndarray
-    ev_month: np.ndarray      # month index of each event
+    ev_month: np.ndarray      # month index of each scheduled event
     #: A branch runs ``parent`` for months [0, branch) and this scenario from ``branch`` on.
     parent: Compiled | None = None
     branch: int = 0
@@ -801,15 +798,25 @@ class Compiled:
     def max_events_per_month(self) -> int:
         return int(np.diff(self.month_ptr).max(initial=0))
 
+    @property
+    def n_scheduled(self) -> int:
+        """Scheduled events come first in the event arrays; trigger acts follow them."""
+        return len(self.ev_ids)
+
     def dates(self) -> list[str]:
         """'YYYY-MM' of each step: step 0 is the start, step k the state after k months."""
         return [month_label(self.scenario.start, k) for k in range(self.months + 1)]
 
 
-def _events_arrays(evs: list[EventSpec], start: str, n: int) -> dict[str, Any]:
+def _events_arrays(evs: list[EventSpec], start: str, n: int,
+                   extra: list[EventSpec] = ()) -> dict[str, Any]:
+    """Event arrays: the scheduled events sorted by month (stable), then ``extra`` (trigger acts,
+    applied when their trigger fires, never by the schedule)."""
     rows = sorted(((month_index(start, e.date), i, e) for i, e in enumerate(evs)),
                   key=lambda t: (t[0], t[1]))
     rows = [t for t in rows if 0 <= t[0] < n]
+    n_sched = len(rows)
+    rows += [(n, -1, e) for e in extra]
     ids, act, actor, target, gold, mat, sev, months_of = [], [], [], [], [], [], [], []
     effs: list[tuple[int, int, int, float]] = []
     for k, (m, _i, e) in enumerate(rows):
@@ -827,10 +834,11 @@ def _events_arrays(evs: list[EventSpec], start: str, n: int) -> dict[str, Any]:
         for var, eff in e.effects.items():
             mode, val = (0, eff.set) if eff.set is not None else (1, eff.add)
             effs.append((k, spec.STATE_INDEX[var], mode, float(val)))
-    ptr = np.searchsorted(np.asarray(months_of, dtype=np.int64), np.arange(n + 1), side="left")
+    ptr = np.searchsorted(np.asarray(months_of[:n_sched], dtype=np.int64), np.arange(n + 1),
+                          side="left")
     return {
-        "ev_ids": tuple(ids),
-        "ev_month": np.asarray(months_of, dtype=np.int64),
+        "ev_ids": tuple(ids[:n_sched]),
+        "ev_month": np.asarray(months_of[:n_sched], dtype=np.int64),
         "ev_action": np.asarray(act, dtype=np.int64),
         "ev_actor": np.asarray(actor, dtype=np.int64),
         "ev_target": np.asarray(target, dtype=np.int64),
@@ -856,7 +864,16 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
     n = sc.months if months is None else int(months)
     if not 1 <= n <= MAX_MONTHS:
         raise ScenarioError(f"months must be between 1 and {MAX_MONTHS}, got {n}")
-    arrays = _events_arrays(sc.all_events(n), sc.start, n)
+    scheduled = sc.all_events(n)
+    trig_acts = []
+    for tr in sc.triggers:
+        a = spec.ACTIONS[spec.ACTION_INDEX[tr.then.action]] if tr.then.action else None
+        trig_acts.append(EventSpec(id=f"trigger {tr.id}", date=sc.start,
+                                   actor=a.actor if a else "OTHER", target=a.target if a else None,
+                                   action=tr.then.action, severity=tr.then.severity,
+                                   effects=tr.then.effects))
+    arrays = _events_arrays(scheduled, sc.start, n, trig_acts)
+    n_sched = len(arrays["ev_ids"])
     forced = np.full((n, spec.N_ACTORS), -1, dtype=np.int64)
     forbid = np.zeros((n, spec.N_ACTIONS), dtype=bool)
     hold = np.full((n, len(HOLD_INDEX)), np.nan)
@@ -869,19 +886,13 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
             forbid[span.start:span.stop, spec.ACTION_INDEX[name]] = True
         for key, val in iv.hold.items():
             hold[span.start:span.stop, HOLD_INDEX[key]] = val
-    cond, cond_value, trig, trig_sev, teff, teff_value = [], [], [], [], [], []
+    cond, cond_value, trig = [], [], []
     for t, tr in enumerate(sc.triggers):
         for kind, a, b, op, val in parse_condition(tr.when):
             cond.append((t, kind, a, b, op))
             cond_value.append(val)
         span = _span(sc, tr.start, tr.to, n)
-        act = spec.ACTION_INDEX[tr.then.action] if tr.then.action else -1
-        trig.append((act, int(tr.once), span.start, span.stop - 1, len(teff)))
-        trig_sev.append(tr.then.severity)
-        for var, eff in tr.then.effects.items():
-            mode, val = (0, eff.set) if eff.set is not None else (1, eff.add)
-            teff.append((t, spec.STATE_INDEX[var], mode))
-            teff_value.append(float(val))
+        trig.append((n_sched + t, int(tr.once), span.start, span.stop - 1, 0))
     parent, branch = None, 0
     if sc.branch is not None and sc.parent is not None:
         branch = month_index(sc.start, sc.branch)
@@ -895,8 +906,5 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
         cond=np.asarray(cond, dtype=np.int64).reshape(-1, 5),
         cond_value=np.asarray(cond_value, dtype=np.float64),
         trig=np.asarray(trig, dtype=np.int64).reshape(-1, 5),
-        trig_severity=np.asarray(trig_sev, dtype=np.float64),
         trig_ids=tuple(tr.id for tr in sc.triggers),
-        teff=np.asarray(teff, dtype=np.int64).reshape(-1, 3),
-        teff_value=np.asarray(teff_value, dtype=np.float64),
     )

@@ -17,6 +17,7 @@ CLOSE = spec.ACTION_INDEX["MIL_CLOSE_ROUTE"]
 REOPEN = spec.ACTION_INDEX["MIL_REOPEN_ROUTE"]
 ROUTE = spec.STATE_INDEX["supply_route_open"]
 GRID = (np.arange(2000) + 0.5) / 2000  # a deterministic grid of u over [0, 1)
+NO_FORBID = np.zeros(kernel.NACT, dtype=bool)  # no intervention rules an action out
 
 
 def record(**over) -> np.void:
@@ -137,7 +138,7 @@ def test_decide_actor_stays_in_repertoire(actor):
             x[i] = rng.uniform(v.lo, min(v.hi, 10.0))
         x[ROUTE] = float(k % 2)
         for u in GRID[::50]:
-            a = kernel.decide_actor(pr, r, s, a0, b0, aid, x, actor, u)
+            a = kernel.decide_actor(pr, r, s, a0, b0, aid, x, actor, u, NO_FORBID)
             assert lo <= a < hi
             assert spec.ACTIONS[a].actor == spec.ACTORS[actor]
             seen.add(int(a))
@@ -152,7 +153,7 @@ def _mil_choices(x_route: float, **over) -> set[int]:
     x[spec.STATE_INDEX["sovereignty_grievance"]] = 50.0
     x[spec.STATE_INDEX["route_closed_months"]] = 0.0 if x_route > 0.5 else 30.0
     x[spec.STATE_INDEX["us_force"]] = 100.0
-    return {int(kernel.decide_actor(pr, r, s, a0, b0, aid, x, MIL, u)) for u in GRID}
+    return {int(kernel.decide_actor(pr, r, s, a0, b0, aid, x, MIL, u, NO_FORBID)) for u in GRID}
 
 
 def test_close_route_never_when_closed():
@@ -212,3 +213,19 @@ def test_action_table_matches_event_types():
         assert kernel.ACT_MATERIAL[k] == (spec.event_types()[a.cameo]["quad"] in (2, 4))
         assert kernel.ACT_ACTOR[k] == spec.ACTOR_INDEX[a.actor]
         assert kernel.ACT_TARGET[k] == (spec.ACTOR_INDEX[a.target] if a.target else -1)
+
+
+def test_forbidden_actions_are_never_chosen():
+    """An intervention's forbid row removes actions from the choice set."""
+    prm = P.records([P.defaults()])[0]
+    sc = Scenario(name="t")
+    r, s, a0, b0, aid, x = initial_state(sc, P.defaults())
+    forbid = np.zeros(kernel.NACT, dtype=bool)
+    lo, hi = kernel.ACT_LO[kernel.MIL], kernel.ACT_HI[kernel.MIL]
+    forbid[lo + 1:hi] = True  # everything but MIL_HOLD
+    chosen = {int(kernel.decide_actor(prm, r, s, a0, b0, aid, x, kernel.MIL, u, forbid))
+              for u in GRID}
+    assert chosen == {kernel.MIL_HOLD}
+    free = {int(kernel.decide_actor(prm, r, s, a0, b0, aid, x, kernel.MIL, u, NO_FORBID))
+            for u in GRID}
+    assert len(free) > 1
