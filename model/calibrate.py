@@ -671,7 +671,9 @@ def _load_cached(path: str, mtime: float) -> Posterior:
     names = [c for c in df.columns if c not in ("distance", "weight")]
     for n in names:
         if n not in P.table():
-            raise CalibrationError(f"{path}: unknown parameter column {n!r}")
+            raise CalibrationError(
+                f"{path}: unknown parameter column {n!r}: the posterior is older than the "
+                f"parameter table; re-run `python -m model calibrate`")
         p = P.table()[n]
         v = df[n].to_numpy(dtype=float)
         if np.any(v < p.lo) or np.any(v > p.hi):

@@ -7,14 +7,24 @@ the flat arrays the kernel reads.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    ValidationError,
+    field_validator,
+)
 
 from model import params as P
 from model import spec, yamlio
@@ -22,6 +32,21 @@ from model.errors import ModelInputError
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 MAX_MONTHS = 1200
+#: Years a scenario window may start in (month arithmetic stays within 4-digit years).
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+#: A number: an int or a float, but not a YAML boolean (``yes``/``true``) and not text.
+Num = Annotated[float, Strict()]
+#: A whole number, not a boolean.
+Int = Annotated[int, Strict()]
+
+
+def _date_text(v: Any) -> Any:
+    """YAML reads an unquoted 2011-11-26 as a date: take it back as text."""
+    return v.isoformat() if isinstance(v, dt.date) else v
+
+
+DateStr = Annotated[str, BeforeValidator(_date_text)]
 
 
 class ScenarioError(ModelInputError):
@@ -70,8 +95,8 @@ class Effect(BaseModel):
     """An exogenous change of one state variable: ``set`` it or ``add`` to it."""
 
     model_config = ConfigDict(extra="forbid")
-    set: float | None = None
-    add: float | None = None
+    set: Num | None = None
+    add: Num | None = None
 
     @field_validator("set", "add")
     @classmethod
@@ -88,12 +113,12 @@ class EventSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: str
-    date: str
+    date: DateStr
     actor: str = "OTHER"
     target: str | None = None
     action: str | None = None
     cameo: str | None = None
-    severity: float = Field(1.0, ge=0.0, le=100.0)
+    severity: Num = Field(1.0, ge=0.0, le=100.0)
     effects: dict[str, Effect] = Field(default_factory=dict)
     note: str | None = None
 
@@ -155,9 +180,9 @@ class Initial(BaseModel):
     """Initial state overrides: trust by 'A->B', aid by 'US->X', scalar state by name."""
 
     model_config = ConfigDict(extra="forbid")
-    trust: dict[str, float] = Field(default_factory=dict)
-    aid: dict[str, float] = Field(default_factory=dict)
-    state: dict[str, float] = Field(default_factory=dict)
+    trust: dict[str, Num] = Field(default_factory=dict)
+    aid: dict[str, Num] = Field(default_factory=dict)
+    state: dict[str, Num] = Field(default_factory=dict)
 
     @field_validator("trust")
     @classmethod
@@ -192,6 +217,15 @@ class Initial(BaseModel):
         return v
 
 
+def _known_catalog_ids(ids) -> None:
+    from model.catalog import load_catalog
+
+    known = {e.id for e in load_catalog().events}
+    for k in ids:
+        if k not in known:
+            raise ValueError(f"unknown catalog event {k!r}{P.suggest(k, known)}")
+
+
 class CatalogUse(BaseModel):
     """Which events of the documented-history catalog enter the run as exogenous events.
 
@@ -201,24 +235,23 @@ class CatalogUse(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kinds: list[Literal["shock"]] = Field(default_factory=lambda: ["shock"])
-    severity: dict[str, float] = Field(default_factory=dict)
+    severity: dict[str, Num] = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list)
 
     @field_validator("severity")
     @classmethod
     def _sev(cls, v: dict) -> dict:
+        _known_catalog_ids(v)
         for k, val in v.items():
             if not 0.0 <= _finite(val) <= 100.0:
                 raise ValueError(f"severity of {k!r} = {val} must lie in [0, 100]")
         return v
 
-    def model_post_init(self, _ctx: Any) -> None:
-        from model.catalog import load_catalog
-
-        ids = {e.id for e in load_catalog().events}
-        for k in (*self.severity, *self.exclude):
-            if k not in ids:
-                raise ValueError(f"unknown catalog event {k!r}{P.suggest(k, ids)}")
+    @field_validator("exclude")
+    @classmethod
+    def _exclude(cls, v: list) -> list:
+        _known_catalog_ids(v)
+        return v
 
     def events(self, start: str, months: int) -> list[EventSpec]:
         """The selected catalog events inside the window, as scenario events."""
@@ -244,9 +277,9 @@ class Edit(BaseModel):
     model_config = ConfigDict(extra="forbid")
     remove: str | None = None
     shift: str | None = None
-    months: int | None = Field(None, ge=-600, le=600)
+    months: Int | None = Field(None, ge=-600, le=600)
     scale: str | None = None
-    by: float | None = Field(None, ge=0.0, le=100.0)
+    by: Num | None = Field(None, ge=0.0, le=100.0)
 
     @property
     def target(self) -> str:
@@ -270,12 +303,12 @@ class Intervention(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    start: str = Field(alias="from")
-    to: str | None = None
+    start: DateStr = Field(alias="from")
+    to: DateStr | None = None
     actor: str | None = None
     force: str | None = None
     forbid: list[str] = Field(default_factory=list)
-    hold: dict[str, float] = Field(default_factory=dict)
+    hold: dict[str, Num] = Field(default_factory=dict)
     note: str | None = None
 
     @field_validator("start", "to")
@@ -379,7 +412,7 @@ class TriggerThen(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     action: str | None = None
-    severity: float = Field(1.0, ge=0.0, le=100.0)
+    severity: Num = Field(1.0, ge=0.0, le=100.0)
     effects: dict[str, Effect] = Field(default_factory=dict)
 
     @field_validator("action")
@@ -413,8 +446,8 @@ class Trigger(BaseModel):
     when: str
     then: TriggerThen
     once: bool = True
-    start: str | None = Field(None, alias="from")
-    to: str | None = None
+    start: DateStr | None = Field(None, alias="from")
+    to: DateStr | None = None
     note: str | None = None
 
     @field_validator("when")
@@ -438,10 +471,10 @@ class Scenario(BaseModel):
     name: str
     description: str = ""
     extends: str | None = None
-    branch: str | None = None
-    start: str = "2001-01"
-    months: int = Field(240, ge=1, le=MAX_MONTHS)
-    params: dict[str, float] = Field(default_factory=dict)
+    branch: DateStr | None = None
+    start: DateStr = "2001-01"
+    months: Int = Field(240, ge=1, le=MAX_MONTHS)
+    params: dict[str, Num] = Field(default_factory=dict)
     initial: Initial = Field(default_factory=Initial)
     catalog: CatalogUse | None = None
     edits: list[Edit] = Field(default_factory=list)
@@ -457,7 +490,9 @@ class Scenario(BaseModel):
     @field_validator("start")
     @classmethod
     def _start(cls, v: str) -> str:
-        parse_month(v)
+        year, _ = parse_month(v)
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise ValueError(f"start year {year} outside {MIN_YEAR}..{MAX_YEAR}")
         return v[:7]
 
     @field_validator("branch")
@@ -626,7 +661,8 @@ def _format_errors(exc: ValidationError, doc: yamlio.Located) -> str:
                 loc = (*loc, quoted)
                 break
         path = ".".join(str(p) for p in loc) or "(top level)"
-        lines.append(f"{doc.where(loc)}: {path}: {msg}")
+        where = doc.where_key(loc) if err["type"] == "extra_forbidden" else doc.where(loc)
+        lines.append(f"{where}: {path}: {msg}")
     return "\n".join(lines)
 
 
@@ -729,8 +765,17 @@ def _find(name: str, base_dir: Path | None) -> Path | None:
     from model.paths import SCENARIOS
 
     for folder in (base_dir, SCENARIOS):
-        if folder is not None and (folder / name).is_file():
-            return folder / name
+        if folder is None:
+            continue
+        path = folder / name
+        try:
+            # The scenarios/ fallback (the only lookup for uploads) may not leave scenarios/.
+            if folder is SCENARIOS and not path.resolve().is_relative_to(SCENARIOS.resolve()):
+                continue
+            if path.is_file():
+                return path
+        except (OSError, ValueError):  # a name too long for the file system, ...
+            continue
     return None
 
 

@@ -18,9 +18,10 @@ from model.errors import ModelInputError
 MAX_BYTES = 2_000_000
 MAX_DEPTH = 40
 MAX_ALIASES = 100
-MAX_NODES = 200_000
+MAX_NODES = 20_000
 
 Loc = tuple[int, int]  # 1-based line, column
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 class YamlError(ModelInputError):
@@ -34,6 +35,8 @@ class Located:
     data: Any
     file: str
     locs: dict[tuple, Loc] = field(default_factory=dict)
+    #: Location of each mapping key (by the path of its value), for 'unknown key' messages.
+    key_locs: dict[tuple, Loc] = field(default_factory=dict)
 
     def where(self, path: tuple | list) -> str:
         """``file:line:col`` of the deepest known prefix of ``path``."""
@@ -42,6 +45,13 @@ class Located:
             p = p[:-1]
         line, col = self.locs.get(p, (1, 1))
         return f"{self.file}:{line}:{col}"
+
+    def where_key(self, path: tuple | list) -> str:
+        """``file:line:col`` of the key of ``path`` (of its value if the key is unknown)."""
+        if tuple(path) in self.key_locs:
+            line, col = self.key_locs[tuple(path)]
+            return f"{self.file}:{line}:{col}"
+        return self.where(path)
 
 
 def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: tuple, locs: dict, state: dict,
@@ -53,6 +63,10 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: tuple, locs: dict, 
     if state["nodes"] > MAX_NODES:
         raise YamlError(f"{file}: more than {MAX_NODES} values (alias expansion or a huge file)")
     locs[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_TAGS:
+        raise YamlError(f"{file}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: "
+                        f"tag {node.tag!r} is not allowed (only plain YAML is accepted: no "
+                        f"!!python or custom tags)")
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict = {}
@@ -64,6 +78,8 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: tuple, locs: dict, 
             if key in out:
                 raise YamlError(f"{file}:{k_node.start_mark.line + 1}:"
                                 f"{k_node.start_mark.column + 1}: duplicate key {key!r}")
+            state["key_locs"][(*path, key)] = (k_node.start_mark.line + 1,
+                                               k_node.start_mark.column + 1)
             out[key] = _convert(v_node, loader, (*path, key), locs, state, depth + 1, file)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -73,30 +89,57 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: tuple, locs: dict, 
 
 
 class _CountingLoader(yaml.SafeLoader):
-    """SafeLoader that counts aliases, so a billion-laughs file is refused early."""
+    """SafeLoader that bounds aliases, nesting depth and the number of nodes while composing, so
+    a billion-laughs, deeply nested or huge file is refused early (before any recursion limit or
+    memory is reached)."""
+
+    alias_count = 0
+    depth = 0
+    node_count = 0
+
+    def _fail(self, message: str) -> None:
+        mark = self.peek_event().start_mark
+        raise YamlError(f"{self.name}:{mark.line + 1}:{mark.column + 1}: {message}")
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
-            self.alias_count = getattr(self, "alias_count", 0) + 1
+            self.alias_count += 1
             if self.alias_count > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise YamlError(f"{self.name}:{mark.line + 1}:{mark.column + 1}: "
-                                f"more than {MAX_ALIASES} aliases")
-        return super().compose_node(parent, index)
+                self._fail(f"more than {MAX_ALIASES} aliases")
+        self.node_count += 1
+        if self.node_count > MAX_NODES:
+            self._fail(f"more than {MAX_NODES} values (a huge file)")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH + 1:
+                self._fail(f"nesting deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def loads(text: str, file: str = "<string>") -> Located:
     """Parse YAML text into a ``Located`` document (safe schema only)."""
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise YamlError(f"{file}: text is more than {MAX_BYTES:,} bytes; the limit is "
+                        f"{MAX_BYTES:,}")
     if not text.strip():
         raise YamlError(f"{file}: the file is empty; expected a YAML mapping")
-    loader = _CountingLoader(text)
+    try:
+        loader = _CountingLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlError(f"{file}:{line}:{col}: unacceptable character #x{exc.character:04x}: "
+                        f"control characters are not allowed in YAML text") from None
     loader.name = file
     try:
         node = loader.get_single_node()
         if node is None:
             raise YamlError(f"{file}: the file holds no YAML document")
         locs: dict = {}
-        data = _convert(node, loader, (), locs, {"nodes": 0}, 0, file)
+        key_locs: dict = {}
+        data = _convert(node, loader, (), locs, {"nodes": 0, "key_locs": key_locs}, 0, file)
     except YamlError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -110,21 +153,24 @@ def loads(text: str, file: str = "<string>") -> Located:
         raise YamlError(f"{file}: invalid YAML ({exc})") from None
     finally:
         loader.dispose()
-    return Located(data=data, file=file, locs=locs)
+    return Located(data=data, file=file, locs=locs, key_locs=key_locs)
 
 
 def load(path: str | Path) -> Located:
     """Read and parse a YAML file, refusing binary, non-UTF-8 and oversized files clearly."""
     p = Path(path)
     name = str(path)
-    if not p.exists():
-        raise YamlError(f"{name}: no such file")
-    if p.is_dir():
-        raise YamlError(f"{name}: is a folder, expected a YAML file")
-    size = p.stat().st_size
-    if size > MAX_BYTES:
-        raise YamlError(f"{name}: file is {size:,} bytes; the limit is {MAX_BYTES:,}")
-    raw = p.read_bytes()
+    try:
+        if not p.exists():
+            raise YamlError(f"{name}: no such file")
+        if p.is_dir():
+            raise YamlError(f"{name}: is a folder, expected a YAML file")
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise YamlError(f"{name}: file is {size:,} bytes; the limit is {MAX_BYTES:,}")
+        raw = p.read_bytes()
+    except OSError as exc:  # a name too long, no permission, ...
+        raise YamlError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
     if b"\x00" in raw:
         raise YamlError(f"{name}: looks like a binary file (NUL bytes); expected YAML text")
     try:
