@@ -9,11 +9,12 @@ method and reasons: ``docs/calibration.md``):
    bounds). Every point is run ``replicates`` times (run ids ``point * R + r``), each target's
    implausibility I_j = |E f_j - z_j| / sqrt(var_model + sigma_disc^2 + sigma_obs^2) is computed
    and a point is *not ruled out yet* (NROY) when its ``order``-th largest I_j is below the
-   cut-off 3. When too few points of a wave pass (``min_keep``), the order is raised until they
-   do (the number of tolerated misfits grows; the cut-off stays 3), and the order used is
-   reported. Each later wave samples the NROY region: NROY points perturbed by quasi-random
-   normal draws (``scipy.stats.qmc.MultivariateNormalQMC``) with ``kernel_scale`` times their
-   covariance, reflected into the prior box.
+   cut-off 3. The population after a wave is every NROY point evaluated so far; when fewer than
+   ``min_keep`` x wave size points are NROY, it is that many points of smallest ABC distance
+   instead (an ABC-SMC generation with a quantile tolerance). Each later wave samples the
+   population's region: members perturbed by quasi-random normal draws
+   (``scipy.stats.qmc.MultivariateNormalQMC``) with ``kernel_scale`` times their covariance,
+   reflected into the prior box. The NROY count of every wave is reported.
 2. **ABC rejection** (Pritchard et al. 1999; Beaumont et al. 2002). The ``candidates`` NROY points
    of smallest ABC distance are re-run with ``final_replicates`` fresh replicates (run ids from
    ``FINAL_BASE``), which removes the selection bias of the noisy wave estimates, and the
@@ -68,13 +69,11 @@ PROVENANCE_PATH = DATA / "provenance.csv"
 DEFAULT_OUT = ROOT / "out" / "calibration"
 REPORTS = ROOT / "reports"
 SPLIT = "2011-12"                    # end of the fitting period of the validation run
-#: Files whose content changes a calibration's numbers: a resume refuses a changed code base.
-FINGERPRINT_FILES = ("model/kernel.py", "model/engine.py", "model/targets.py", "model/spec.py",
-                     "model/scenario.py", "model/catalog.py",
-                     "model/history.py", "model/data/parameters.yaml",
-                     "model/data/events.yaml", "model/data/patterns.yaml",
-                     "model/data/calibration.yaml", "scenarios/history.yaml")
-
+#: Data files that a calibration's numbers depend on (besides the code, which ``fingerprint``
+#: probes by running it).
+FINGERPRINT_FILES = ("model/data/parameters.yaml", "model/data/events.yaml",
+                     "model/data/patterns.yaml", "model/data/calibration.yaml",
+                     "scenarios/history.yaml")
 
 class CalibrationError(ModelInputError):
     """A calibration that cannot be started or resumed; the message says why."""
@@ -232,13 +231,24 @@ def history_problem(until: str | None = None, cfg: Mapping | None = None) -> Pro
     return Problem(scenario=sc, months=months, targets=ts, names=names, lo=lo, hi=hi)
 
 
+@cache
 def fingerprint() -> str:
-    """Hash of the files that determine a calibration's numbers."""
+    """Hash of what determines a calibration's numbers: the data files, and the outputs of a
+    probe — 16 history runs (table defaults and points spread over the prior box) and their
+    target values. A change of the kernel, engine or target code that changes any number changes
+    the fingerprint; a refactoring that changes none does not."""
     h = hashlib.sha256()
     for rel in FINGERPRINT_FILES:
         p = ROOT / rel
         h.update(rel.encode())
         h.update(p.read_bytes() if p.exists() else b"-")
+    prob = history_problem()
+    u = np.linspace(0.05, 0.95, 8)[:, None] * np.ones(prob.dim)
+    u = np.mod(u + np.arange(prob.dim)[None, :] * 0.37, 1.0)        # spread, deterministic
+    rows = [dict(prob.params)] * 8 + prob.rows(prob.to_values(u))
+    res = engine.run_block(prob.scenario, 1, range(16), rows, months=prob.months)
+    for arr in (res.trust, res.aid, res.state, res.actions, TG.evaluate(res, prob.targets)):
+        h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()[:16]
 
 

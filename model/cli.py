@@ -158,7 +158,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def chunks():
         for res in iter_chunks(sc, runs=args.runs, seed=args.seed, months=args.months,
-                               params=overrides, chunk=args.chunk, workers=args.workers):
+                               params=_params_choice(args.params), overrides=overrides,
+                               chunk=args.chunk, workers=args.workers):
             summary.add(res)
             yield res
 
@@ -178,7 +179,9 @@ def cmd_history_check(args: argparse.Namespace) -> int:
     from model.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
-    res = simulate(sc, runs=args.runs, seed=args.seed, workers=args.workers)
+    res = simulate(sc, runs=args.runs, seed=args.seed, workers=args.workers,
+                   params=_params_choice(args.params))
+    print(f"parameters: {_params_label(args.params)}")
     print(score(res, window=args.window).text())
     return 0
 
@@ -240,7 +243,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     a, b = load_scenario(args.a), load_scenario(args.b)
     out = Path(args.out) if args.out else None
-    cmp = compare(a, b, runs=args.runs, seed=args.seed)
+    cmp = compare(a, b, runs=args.runs, seed=args.seed, params=_params_choice(args.params))
     print(cmp.text())
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -271,6 +274,40 @@ def _history_path() -> Path:
     return SCENARIOS / "history.yaml"
 
 
+def _params_choice(choice: str):
+    """--params: 'posterior' (default when a calibrated posterior is shipped), 'default' (the
+    parameter table's defaults) or a posterior CSV file."""
+    from model.calibrate import posterior_exists
+
+    if choice == "auto":
+        return "posterior" if posterior_exists() else "default"
+    if choice not in ("default", "posterior") and not Path(choice).is_file():
+        raise ModelInputError(f"--params {choice}: expected 'default', 'posterior' or a "
+                              f"posterior .csv file")
+    if choice == "posterior" and not posterior_exists():
+        raise ModelInputError("--params posterior: no calibrated posterior is shipped; run "
+                              "`python -m model calibrate` first")
+    return choice
+
+
+def _params_label(choice: str) -> str:
+    resolved = _params_choice(choice)
+    return {"default": "the parameter table's defaults",
+            "posterior": "per-run draws from the calibrated posterior"}.get(resolved, resolved)
+
+
+def _add_params_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", default="auto", metavar="default|posterior|FILE",
+                   help="parameter sets: the calibrated posterior (default when shipped), the "
+                        "table's defaults, or a posterior CSV")
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from model.calibrate import cmd_calibrate as run_calibration
+
+    return run_calibration(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m model", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -286,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a parameter (repeatable)")
     run.add_argument("--chunk", type=_pos_int, default=1024, help="runs per chunk")
     run.add_argument("--workers", type=_pos_int, default=1, help="processes")
+    _add_params_option(run)
     run.set_defaults(func=cmd_run)
 
     hc = sub.add_parser("history-check", help="score the history replay against the record")
@@ -294,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     hc.add_argument("--window", type=_nonneg_int, default=6, help="+- months (default 6)")
     hc.add_argument("--workers", type=_pos_int, default=1)
     hc.add_argument("--scenario", default=str(_history_path()), help=argparse.SUPPRESS)
+    _add_params_option(hc)
     hc.set_defaults(func=cmd_history_check)
 
     ev = sub.add_parser("events", help="list the event catalog with quotes and sources")
@@ -317,12 +356,20 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--runs", type=_pos_int, default=200)
     cmp.add_argument("--seed", type=_nonneg_int, default=0)
     cmp.add_argument("--out", help="folder for comparison.csv, summary.md, comparison.png")
+    _add_params_option(cmp)
     cmp.set_defaults(func=cmd_compare)
 
     prm = sub.add_parser("params", help="list the parameter table")
     prm.add_argument("--group", default=None)
     prm.add_argument("-v", "--verbose", action="store_true")
     prm.set_defaults(func=cmd_params)
+
+    from model.calibrate import add_arguments
+
+    cal = sub.add_parser("calibrate", help="fit the parameters to the documented history "
+                                           "(history matching + ABC)")
+    add_arguments(cal)
+    cal.set_defaults(func=cmd_calibrate)
 
     from model.sweep_cli import add_commands
 
@@ -339,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (long commands resume where they stopped: see --help)",
+              file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `python -m model schema | head`
         sys.stderr.close()

@@ -11,7 +11,7 @@ seed like any other.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,19 +309,53 @@ def param_rows(sc: Scenario, runs: int, params: Mapping | Sequence[Mapping] | No
     return merge_rows(sc, run_overrides(runs, params, where))
 
 
+def _chunk_rows(sc: Scenario, runs: int, seed: int, params, overrides: Mapping | None
+                ) -> Callable[[int, int], list[dict]]:
+    """A function (lo, hi) -> the per-run parameter overrides of runs lo..hi-1.
+
+    ``params``: None or "default" (the table's defaults and the scenario's values), "posterior"
+    (one set per run drawn from the shipped calibrated posterior by the run's own seed stream;
+    the scenario's own values win), a path to a posterior CSV, one mapping for all runs, or a
+    sequence of mappings (one per run). ``overrides`` apply on top of any of these.
+    """
+    extra = run_overrides(1, overrides, where="overrides")[0]
+    if isinstance(params, str | Path) and (str(params) == "posterior"
+                                           or str(params).endswith(".csv")):
+        from model.calibrate import draw_params, load_posterior
+
+        post = load_posterior(None if str(params) == "posterior" else params)
+        keep = tuple(sc.params)
+
+        def from_posterior(lo: int, hi: int) -> list[dict]:
+            rows = draw_params(seed, range(lo, hi), post, exclude=keep)
+            return [{**r, **extra} for r in rows]
+
+        return from_posterior
+    if isinstance(params, str):
+        if params != "default":
+            raise P.ParameterError(f"params: expected 'default', 'posterior', a posterior .csv "
+                                   f"file, a mapping or a list of mappings, got {params!r}")
+        params = None
+    rows = run_overrides(runs, params)
+    if extra:
+        rows = [{**r, **extra} for r in rows]
+    return lambda lo, hi: rows[lo:hi]
+
+
 def iter_chunks(scenario, runs: int = 1, seed: int = 0, months: int | None = None,
                 params=None, trace: bool = False, chunk: int = DEFAULT_CHUNK,
-                workers: int = 1) -> Iterator[Results]:
+                workers: int = 1, overrides: Mapping | None = None) -> Iterator[Results]:
     """Yield Results for consecutive chunks of runs (run ids 0..runs-1, in order).
 
-    ``workers > 1`` computes chunks in that many processes; the numbers are the same.
+    ``params`` and ``overrides``: see ``_chunk_rows``. ``workers > 1`` computes chunks in that
+    many processes; the numbers are the same.
     """
     sc = _as_scenario(scenario)
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
     comp = compile_scenario(sc, months)
-    rows = run_overrides(runs, params)
-    merge_rows(sc, rows[:1])  # validates the scenario's parameters before any work
+    rows_of = _chunk_rows(sc, runs, seed, params, overrides)
+    merge_rows(sc, rows_of(0, 1))  # validates the parameters before any work
     dates = comp.dates()
     bounds = [(lo, min(lo + chunk, runs)) for lo in range(0, runs, chunk)]
 
@@ -335,10 +369,10 @@ def iter_chunks(scenario, runs: int = 1, seed: int = 0, months: int | None = Non
 
     if workers <= 1 or len(bounds) == 1:
         for lo, hi in bounds:
-            yield wrap(lo, hi, _run_chunk(comp, seed, np.arange(lo, hi), rows[lo:hi], trace))
+            yield wrap(lo, hi, _run_chunk(comp, seed, np.arange(lo, hi), rows_of(lo, hi), trace))
         return
     with process_pool(workers) as pool:
-        futs = [pool.submit(_run_chunk, comp, seed, np.arange(lo, hi), rows[lo:hi], trace)
+        futs = [pool.submit(_run_chunk, comp, seed, np.arange(lo, hi), rows_of(lo, hi), trace)
                 for lo, hi in bounds]
         for (lo, hi), fut in zip(bounds, futs, strict=True):
             yield wrap(lo, hi, fut.result())
@@ -395,10 +429,13 @@ def concat(parts: Sequence[Results]) -> Results:
 
 def simulate(scenario, runs: int = 1, seed: int = 0, months: int | None = None,
              params=None, trace: bool = False, chunk: int = DEFAULT_CHUNK,
-             workers: int = 1) -> Results:
+             workers: int = 1, overrides: Mapping | None = None) -> Results:
     """Run ``runs`` simulations of a scenario and return their arrays.
 
-    ``scenario``: a Scenario, a path to a YAML file, or a mapping. ``params``: overrides for all
-    runs (a mapping) or one mapping per run. ``trace=True`` keeps the explanation ledger.
+    ``scenario``: a Scenario, a path to a YAML file, or a mapping. ``params``: None/"default"
+    (table defaults), "posterior" (per-run draws from the calibrated posterior), a mapping for
+    all runs or one mapping per run; ``overrides`` go on top. ``trace=True`` keeps the
+    explanation ledger.
     """
-    return concat(list(iter_chunks(scenario, runs, seed, months, params, trace, chunk, workers)))
+    return concat(list(iter_chunks(scenario, runs, seed, months, params, trace, chunk, workers,
+                                   overrides)))

@@ -1,0 +1,225 @@
+"""Calibration (model/calibrate.py): parameter recovery on synthetic data, resume after an
+interruption, determinism, the posterior file and its per-run draws.
+
+The calibrations here are tiny: a 60-month scenario, three free parameters and a few thousand
+runs, so that each takes about a second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import calibrate as C
+from model import params as P
+from model import targets as TG
+from model.engine import simulate
+from model.scenario import from_mapping, month_label
+
+START, MONTHS = "2001-01", 60
+#: Parameters to recover, with the "true" values that make the synthetic data.
+TRUE = {"bias_us_pressure": 0.0, "bias_civ_align": 0.5, "bias_ind_engage_afg": -0.5}
+ACTIONS = {"bias_us_pressure": "US_PRESSURE", "bias_civ_align": "CIV_ALIGN",
+           "bias_ind_engage_afg": "IND_ENGAGE_AFG"}
+SMALL = {"replicates": 4, "waves": 6, "min_keep": 0.2, "kernel_scale": 0.5, "candidates": 64,
+         "final_replicates": 16, "posterior": 32, "chunk": 256, "budget": 6144}
+
+
+def synthetic_problem(truth: dict[str, float] = TRUE, synth_runs: int = 400) -> C.Problem:
+    """Targets = the expected monthly counts of three actions under ``truth`` (two-sided,
+    tolerance 5 % + 0.5), over a quiet 60-month scenario; free: the three intercepts."""
+    sc = from_mapping({"name": "synthetic", "start": START, "months": MONTHS})
+    res = simulate(sc, runs=synth_runs, seed=12345, params=dict(truth))
+    last = month_label(START, MONTHS - 1)
+    targets = []
+    for action in ACTIONS.values():
+        z = float(res.action_count(action).sum(axis=1).mean())
+        targets.append(TG.Target(id=f"count:{action}", family="count", z=z,
+                                 sigma_disc=0.05 * z + 0.5, sigma_obs=0.0, first=START,
+                                 last=last, description=action, action=action))
+    ts = TG.TargetSet(start=START, months=MONTHS, window=6, targets=targets,
+                      weights=np.full(len(targets), 1.0 / len(targets)))
+    names = tuple(TRUE)
+    lo, hi = C.prior_box(names)
+    return C.Problem(scenario=sc, months=MONTHS, targets=ts, names=names, lo=lo, hi=hi)
+
+
+@pytest.fixture(scope="module")
+def problem() -> C.Problem:
+    return synthetic_problem()
+
+
+def settings(**kw) -> C.Settings:
+    return C.Settings.from_config(**{**SMALL, **kw})
+
+
+@pytest.fixture(scope="module")
+def reference(problem, tmp_path_factory) -> C.Calibration:
+    """An uninterrupted calibration (seed 3)."""
+    return C.run(problem, settings(seed=3), tmp_path_factory.mktemp("ref"), progress=False)
+
+
+# ------------------------------------------------------------------------- recovery
+def weighted_quantiles(v: np.ndarray, w: np.ndarray, qs) -> np.ndarray:
+    order = np.argsort(v)
+    cw = np.cumsum(w[order]) / w.sum()
+    return np.interp(qs, cw, v[order])
+
+
+def test_parameter_recovery(reference, problem):
+    """Synthetic data from known parameters: each lies in the posterior's 90 % interval, and
+    the interval is much narrower than the prior (the data were informative)."""
+    post = reference.posterior_frame()
+    w = post["weight"].to_numpy()
+    assert len(post) == SMALL["posterior"]
+    for k, name in enumerate(problem.names):
+        lo, hi = weighted_quantiles(post[name].to_numpy(), w, [0.05, 0.95])
+        assert lo <= TRUE[name] <= hi, (name, lo, hi)
+        assert hi - lo < 0.35 * (problem.hi[k] - problem.lo[k]), (name, lo, hi)
+    best = reference.best()
+    assert all(abs(best[n] - TRUE[n]) < 2.0 for n in TRUE)
+
+
+def test_recovery_fails_for_wrong_truth(reference):
+    """The same check against other 'true' values fails: the test can tell."""
+    post = reference.posterior_frame()
+    w = post["weight"].to_numpy()
+    lo, hi = weighted_quantiles(post["bias_civ_align"].to_numpy(), w, [0.05, 0.95])
+    assert not lo <= TRUE["bias_civ_align"] + 3.0 <= hi
+
+
+# ------------------------------------------------------------------ resume, determinism
+def test_resume_after_interruption_equals_an_uninterrupted_run(problem, reference, tmp_path):
+    s = settings(seed=3)
+    with pytest.raises(C.InterruptedForTestError):
+        C.run(problem, s, tmp_path, progress=False, stop_after=5)
+    parts = sorted((tmp_path / "parts").glob("*.npz"))
+    assert len(parts) == 5
+    stamps = {p.name: p.stat().st_mtime_ns for p in parts}
+    (tmp_path / "parts" / ".w00-c00099.123.tmp.npz").write_bytes(b"half a file")  # a SIGKILL
+    with pytest.raises(C.CalibrationError, match="--resume"):
+        C.run(problem, s, tmp_path, progress=False)
+    cal = C.run(problem, s, tmp_path, resume=True, progress=False)
+    for p in parts:                                    # finished parts were not recomputed
+        assert p.stat().st_mtime_ns == stamps[p.name]
+    assert not list((tmp_path / "parts").glob(".*tmp*"))
+    pd.testing.assert_frame_equal(cal.posterior_frame(), reference.posterior_frame())
+    np.testing.assert_array_equal(cal.mean, reference.mean)
+
+
+def test_resume_refuses_other_settings(problem, tmp_path):
+    with pytest.raises(C.InterruptedForTestError):
+        C.run(problem, settings(seed=3), tmp_path, progress=False, stop_after=1)
+    with pytest.raises(C.CalibrationError, match="settings"):
+        C.run(problem, settings(seed=4), tmp_path, resume=True, progress=False)
+
+
+def test_same_seed_same_posterior_other_seed_other(problem, reference, tmp_path):
+    again = C.run(problem, settings(seed=3), tmp_path / "a", progress=False)
+    pd.testing.assert_frame_equal(again.posterior_frame(), reference.posterior_frame())
+    other = C.run(problem, settings(seed=4), tmp_path / "b", progress=False)
+    assert not np.array_equal(other.posterior_frame().to_numpy(),
+                              reference.posterior_frame().to_numpy())
+
+
+def test_run_ids_and_budget(reference):
+    s = reference.settings
+    assert s.total_runs <= s.budget
+    assert len(reference.u) == s.waves * s.points_per_wave
+    assert reference.u.min() >= 0.0
+    assert reference.u.max() <= 1.0
+    assert len(reference.weights) == s.posterior
+    assert reference.weights.sum() == pytest.approx(1.0)
+    assert 1.0 <= reference.ess <= s.posterior
+
+
+def test_settings_are_checked():
+    with pytest.raises(C.CalibrationError, match="too small"):
+        C.Settings.from_config(budget=1000)
+    with pytest.raises(C.CalibrationError, match="until"):
+        C.Settings.from_config(until="2011/12")
+    with pytest.raises(C.CalibrationError, match="unknown"):
+        C.Settings.from_config({"algorithm": {"wavez": 3}})
+
+
+def test_cli_rejects_bad_input(capsys):
+    assert C.main(["--until", "late", "--quiet", "--out", "/nonexistent/x"]) == 2
+    assert "until" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ posterior file
+def test_posterior_file_round_trip_and_draws(reference, tmp_path):
+    path = C.write_posterior(reference, tmp_path / "posterior.csv", {"test": "yes"})
+    assert path.read_text().startswith("# test: yes\n")
+    post = C.load_posterior(path)
+    assert post.names == reference.names
+    assert len(post.frame) == SMALL["posterior"]
+    assert post.best() == pytest.approx(reference.best(), rel=1e-5)
+    a = C.draw_params(7, range(20), post)
+    b = C.draw_params(7, [5, 6, 7], post)
+    assert b == a[5:8]                                 # a run's set does not depend on the batch
+    assert C.draw_params(7, range(20), post) == a      # deterministic
+    assert C.draw_params(8, range(20), post) != a
+    assert all(set(d) == set(reference.names) for d in a)
+    assert "bias_civ_align" not in C.draw_params(7, [0], post, exclude=["bias_civ_align"])[0]
+
+
+def test_draws_follow_the_weights(reference, tmp_path):
+    df = reference.posterior_frame()
+    df["weight"] = 0.0
+    df.loc[3, "weight"] = 1.0
+    path = tmp_path / "one.csv"
+    df.to_csv(path, index=False)
+    post = C.load_posterior(path)
+    draws = C.draw_params(0, range(50), post)
+    assert all(d == post.sets()[3] for d in draws)
+
+
+def test_load_posterior_checks_bounds_and_columns(reference, tmp_path):
+    df = reference.posterior_frame()
+    df.loc[0, "bias_civ_align"] = 99.0
+    df.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(C.CalibrationError, match="bounds"):
+        C.load_posterior(tmp_path / "bad.csv")
+    df = reference.posterior_frame().drop(columns="weight")
+    df.to_csv(tmp_path / "noweight.csv", index=False)
+    with pytest.raises(C.CalibrationError, match="weight"):
+        C.load_posterior(tmp_path / "noweight.csv")
+    with pytest.raises(C.CalibrationError, match="no posterior"):
+        C.load_posterior(tmp_path / "missing.csv")
+
+
+@pytest.mark.skipif(not C.POSTERIOR_PATH.exists(), reason="no shipped posterior yet")
+def test_shipped_posterior():
+    post = C.load_posterior()
+    assert len(post.frame) >= 200
+    assert set(post.names) == set(C.free_parameters()), \
+        "the shipped posterior is stale: re-run `python -m model calibrate`"
+    assert post.weights.sum() == pytest.approx(1.0)
+    fixed = set(P.names()) - set(post.names)
+    assert fixed == set(TG.config()["fixed"])
+    assert C.PROVENANCE_PATH.exists()
+    prov = pd.read_csv(C.PROVENANCE_PATH)
+    assert list(prov.columns[:3]) == ["parameter", "target", "strength"]
+    assert set(prov["parameter"]) <= set(post.names)
+
+
+def test_provenance_and_identification(reference, problem):
+    prov = C.provenance(reference)
+    assert set(prov["parameter"]) == set(problem.names)
+    strongest = prov.loc[prov["strength"].abs().groupby(prov["parameter"]).idxmax()]
+    got = dict(zip(strongest["parameter"], strongest["target"], strict=True))
+    for name, action in ACTIONS.items():               # each intercept drives its own count
+        assert got[name] == f"count:{action}"
+    ident = C.identification(reference)
+    assert ident["identified"].all()
+
+
+def test_free_parameters_come_from_the_table():
+    free = C.free_parameters()
+    assert set(free) | set(TG.config()["fixed"]) == set(P.names())
+    assert "civ_package" not in free
+    assert "bias_us_civ_aid" in free
+    with pytest.raises(C.CalibrationError, match="unknown"):
+        C.free_parameters({"fixed": {"no_such_parameter": {}}})
