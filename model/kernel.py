@@ -421,14 +421,15 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
     """``apply_month`` on caller-owned buffers.
 
     ``T`` is the start-of-month trust on entry and the end-of-month trust on return (``_book``
-    writes it); ``need`` and ``aid_m`` are the month's ``_features``. dx, dev, daid are scratch
-    and are cleared here.
+    writes it). dx, dev, daid are scratch and are cleared here.
     """
     dx[:] = 0.0
     dev[:] = 0.0
     daid[:] = 0.0
     ch_trig0 = n_ch - fired.shape[0]  # with a trace, the triggers' channels come last
-    # (At most 30 arguments: CPython passes more as *args, which Numba cannot inline.)
+    # The month's ``_features`` are recomputed here rather than passed in: an inlined call takes
+    # at most 30 arguments (CPython passes more as *args, which Numba cannot inline). Passing
+    # them packed in a tuple was measured and saves nothing.
     need, aid_m, _aid_c = _features(pr, aid, x)
     # Agents' acts: each reads the start-of-month state x and adds its changes to dx.
     for i in range(NA):
