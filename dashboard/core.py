@@ -165,10 +165,19 @@ def window(text: str) -> tuple[str, int]:
 
 
 # --------------------------------------------------------------------------------- ensembles
+def parameter_sets() -> str:
+    """The model's parameter sets: the calibrated posterior when one is shipped (one set drawn
+    per run), else the parameter table's defaults."""
+    from model.calibrate import posterior_exists
+
+    return "posterior" if posterior_exists() else "default"
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def ensemble(text: str, runs: int, seed: int) -> Results:
-    """``runs`` runs of a scenario under master seed ``seed`` (run i uses its own stream)."""
-    return simulate(parse(text), runs=int(runs), seed=int(seed))
+    """``runs`` runs of a scenario under master seed ``seed`` (run i uses its own stream and its
+    own parameter set drawn from the calibrated posterior, when one is shipped)."""
+    return simulate(parse(text), runs=int(runs), seed=int(seed), params=parameter_sets())
 
 
 def series_keys() -> dict[str, str]:
@@ -453,5 +462,6 @@ def explain(text_a: str, text_b: str, runs: int, seed: int) -> tuple[list[str], 
         return None
     if not hasattr(mcompare, "compare") or window(text_a) != window(text_b):
         return None
-    cmp = mcompare.compare(parse(text_a), parse(text_b), runs=int(runs), seed=int(seed))
+    cmp = mcompare.compare(parse(text_a), parse(text_b), runs=int(runs), seed=int(seed),
+                           params=parameter_sets())
     return list(cmp.summary), list(cmp.reasons)

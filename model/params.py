@@ -137,3 +137,26 @@ def records(rows: list[Mapping[str, float]]) -> np.ndarray:
     for name in names():
         out[name] = [row[name] for row in rows]
     return out
+
+
+@cache
+def _provenance() -> dict[str, list[tuple[str, float]]]:
+    import csv
+
+    path = resources.files("model.data").joinpath("provenance.csv")
+    out: dict[str, list[tuple[str, float]]] = {}
+    if not path.is_file():
+        return out
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            out.setdefault(row["parameter"], []).append((row["target"], float(row["strength"])))
+    return out
+
+
+def calibrated_from(name: str, top: int = 3) -> str:
+    """'calibrated from: ...' — the calibration targets that inform a parameter most
+    (``model/data/provenance.csv``, written by ``python -m model calibrate``), or ''."""
+    rows = sorted(_provenance().get(name, []), key=lambda t: -abs(t[1]))[:top]
+    if not rows:
+        return ""
+    return "calibrated from: " + ", ".join(f"{t} ({v:+.2f})" for t, v in rows)

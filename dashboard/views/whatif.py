@@ -8,6 +8,7 @@ import math
 import streamlit as st
 
 from dashboard import charts, core, ui
+from model import params as P
 from model import spec
 from model.errors import ModelInputError
 
@@ -74,7 +75,7 @@ with tab_par:
             value=_base_value(p), step=step, format=f"%.{digits}f", key=_pkey(p.name),
             persist_state="session",
             help=f"{p.help}\n\nDefault {p.default:g}, bounds [{p.lo:g}, {p.hi:g}] {p.unit}. "
-                 f"{core.param_source(p)}")
+                 f"{core.param_source(p)}\n\n{P.calibrated_from(p.name)}")
 
 changed: dict[str, float] = {}
 for plist in groups.values():
