@@ -163,6 +163,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             summary.add(res)
             yield res
 
+    bands = Path(args.bands) if args.bands else None
+    if bands is not None and bands.suffix != ".csv":
+        raise ModelInputError(f"--bands {args.bands}: expected a file ending in .csv")
     if out is not None:
         rows = write_table(chunks(), out)
         print(f"wrote {rows:,} rows to {out}")
@@ -170,6 +173,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         for _ in chunks():
             pass
     print(summary.text())
+    if bands is not None:
+        from model.engine import simulate
+
+        res = simulate(sc, runs=args.runs, seed=args.seed, months=args.months,
+                       params=_params_choice(args.params), overrides=overrides, chunk=args.chunk)
+        with atomic_output(bands) as tmp:
+            res.bands().to_csv(tmp, index=False)
+        print(f"wrote the median and 5-95% bands of every series to {bands}")
     return 0
 
 
@@ -321,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="write the long table to FILE.parquet or FILE.csv")
     run.add_argument("--set", type=_assignment, action="append", metavar="NAME=VALUE",
                      help="override a parameter (repeatable)")
+    run.add_argument("--bands", metavar="FILE.csv",
+                     help="also write the ensemble's median and 5-95%% bands of every series")
     run.add_argument("--chunk", type=_pos_int, default=1024, help="runs per chunk")
     run.add_argument("--workers", type=_pos_int, default=1, help="processes")
     _add_params_option(run)

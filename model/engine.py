@@ -130,6 +130,39 @@ class Results:
         a = spec.ACTIONS[spec.ACTION_INDEX[action]]
         return (self.actions[:, :, spec.ACTOR_INDEX[a.actor]] == spec.ACTION_INDEX[action])
 
+    def bands(self, quantiles: Sequence[float] = (0.05, 0.5, 0.95)) -> pd.DataFrame:
+        """Ensemble bands: for every metric of ``to_frame`` except actions (trust per pair, aid
+        per flow, each state variable) and every step, the quantiles over runs (default the
+        median and the 5-95% band) and the mean. Columns: metric, source, target, step, date,
+        q05, q50, q95 (named by quantile), mean."""
+        series, labels = [], []
+        for i, a in enumerate(spec.ACTORS):
+            for j, b in enumerate(spec.ACTORS):
+                if i != j:
+                    series.append(self.trust[:, :, i, j])
+                    labels.append(("trust", a, b))
+        for k, (d, rcp) in enumerate(spec.AID_FLOWS):
+            series.append(self.aid[:, :, k])
+            labels.append(("aid", d, rcp))
+        for k, v in enumerate(spec.STATE_VARS):
+            series.append(self.state[:, :, k])
+            labels.append((v.name, "", ""))
+        vals = np.stack(series, axis=2).astype(np.float64)        # runs x steps x series
+        q = np.quantile(vals, list(quantiles), axis=0)           # quantiles x steps x series
+        nt, ns = vals.shape[1], vals.shape[2]
+        dates = pd.to_datetime(pd.Series(self.dates), format="%Y-%m").to_numpy()
+        out = pd.DataFrame({
+            "metric": np.repeat([lab[0] for lab in labels], nt),
+            "source": np.repeat([lab[1] for lab in labels], nt),
+            "target": np.repeat([lab[2] for lab in labels], nt),
+            "step": np.tile(np.arange(nt), ns),
+            "date": np.tile(dates, ns),
+        })
+        for qi, qv in enumerate(quantiles):
+            out[f"q{round(qv * 100):02d}"] = q[qi].T.ravel()
+        out["mean"] = vals.mean(axis=0).T.ravel()
+        return out
+
     def to_frame(self) -> pd.DataFrame:
         """Long table: run, step, date, metric, source, target, value.
 
