@@ -18,6 +18,8 @@ import numpy as np
 
 from model import params as P
 from model import spec
+from model.argtypes import nonneg_int as _nonneg_int
+from model.argtypes import pos_int as _pos_int
 from model.errors import ModelInputError
 
 EXIT_BAD_INPUT = 2
@@ -27,23 +29,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own usage errors also exit 2
         self.print_usage(sys.stderr)
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
-    return v
-
-
-def _pos_int(text: str) -> int:
-    v = _nonneg_int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
-    return v
 
 
 def _assignment(text: str) -> tuple[str, float]:

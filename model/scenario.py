@@ -85,6 +85,21 @@ def _check_state_value(name: str, val: float, what: str = "state") -> None:
         raise ValueError(f"{what} {name!r} = {val}: expected 1 or 0 ({sv.help})")
 
 
+def _known_action(v: str | None) -> str | None:
+    if v is not None and v not in spec.ACTION_INDEX:
+        raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
+    return v
+
+
+def _known_effects(v: dict) -> dict:
+    for k, eff in v.items():
+        if k not in spec.STATE_INDEX:
+            raise ValueError(f"unknown state variable {k!r}{P.suggest(k, spec.STATE_INDEX)}")
+        if eff.set is not None:
+            _check_state_value(k, eff.set, "effect")
+    return v
+
+
 def _finite(v: float) -> float:
     if not math.isfinite(v):
         raise ValueError("must be a finite number")
@@ -147,9 +162,7 @@ class EventSpec(BaseModel):
     @field_validator("action")
     @classmethod
     def _action(cls, v: str | None) -> str | None:
-        if v is not None and v not in spec.ACTION_INDEX:
-            raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
-        return v
+        return _known_action(v)
 
     @field_validator("cameo")
     @classmethod
@@ -161,12 +174,7 @@ class EventSpec(BaseModel):
     @field_validator("effects")
     @classmethod
     def _effects(cls, v: dict) -> dict:
-        for k, eff in v.items():
-            if k not in spec.STATE_INDEX:
-                raise ValueError(f"unknown state variable {k!r}{P.suggest(k, spec.STATE_INDEX)}")
-            if eff.set is not None:
-                _check_state_value(k, eff.set, "effect")
-        return v
+        return _known_effects(v)
 
     def model_post_init(self, _ctx: Any) -> None:
         if self.action is not None and spec.ACTIONS[spec.ACTION_INDEX[self.action]].actor != (
@@ -418,19 +426,12 @@ class TriggerThen(BaseModel):
     @field_validator("action")
     @classmethod
     def _action(cls, v: str | None) -> str | None:
-        if v is not None and v not in spec.ACTION_INDEX:
-            raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
-        return v
+        return _known_action(v)
 
     @field_validator("effects")
     @classmethod
     def _effects(cls, v: dict) -> dict:
-        for k, eff in v.items():
-            if k not in spec.STATE_INDEX:
-                raise ValueError(f"unknown state variable {k!r}{P.suggest(k, spec.STATE_INDEX)}")
-            if eff.set is not None:
-                _check_state_value(k, eff.set, "effect")
-        return v
+        return _known_effects(v)
 
     def model_post_init(self, _ctx: Any) -> None:
         if self.action is None and not self.effects:

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from model.argtypes import pos_int as _pos_int
 from model.errors import ModelInputError
 
 EXIT_BAD_INPUT = 2
@@ -23,16 +24,6 @@ def _out(text: str) -> None:
 
 def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
-
-
-def _pos_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
-    return v
 
 
 def _unit_float(text: str) -> float:

@@ -1,0 +1,22 @@
+"""argparse value types shared by the command-line modules."""
+
+import argparse
+
+
+def nonneg_int(text: str) -> int:
+    """A whole number >= 0 (e.g. a seed: 0 is a seed)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
+    return v
+
+
+def pos_int(text: str) -> int:
+    """A whole number >= 1."""
+    v = nonneg_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
+    return v
