@@ -94,7 +94,9 @@ def compare(a, b, runs: int = 200, seed: int = 0, months: int | None = None,
                      "A_lo": np.nan, "A_hi": np.nan, "B_lo": np.nan, "B_hi": np.nan})
         if abs(sa - sb) >= 0.05:
             a_ = spec.ACTIONS[spec.ACTION_INDEX[act]]
-            summary.append(f"{a_.actor} chooses {act} ({a_.help.rstrip('.').lower()}) in "
+            what = a_.help.rstrip(".")
+            what = what[:1].lower() + what[1:]  # keep NATO, US, A. Q. Khan as written
+            summary.append(f"{a_.actor} chooses {act} ({what}) in "
                            f"{sa:.0%} of runs under A and {sb:.0%} under B.")
     route = spec.STATE_INDEX["supply_route_open"]
     ca = (ra.state[:, 1:, route] < 0.5).sum(axis=1)
