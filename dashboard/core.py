@@ -197,32 +197,18 @@ def series_keys() -> dict[str, str]:
     return out
 
 
-def series_values(res: Results) -> np.ndarray:
-    """runs x (months+1) x K values of every series of ``series_keys`` (in that order)."""
-    n, t = res.runs, res.months + 1
-    flat = res.trust.reshape(n, t, spec.N_ACTORS * spec.N_ACTORS)
-    off = [i * spec.N_ACTORS + j for i in range(spec.N_ACTORS) for j in range(spec.N_ACTORS)
-           if i != j]
-    return np.concatenate([flat[:, :, off], res.aid, res.state], axis=2).astype(np.float64)
-
-
 def band_frame(res: Results) -> pd.DataFrame:
     """Median and 5–95% band of every series at every step: the long table the charts draw.
 
-    Columns: series, date (first day of the month), q05, q50, q95, mean.
+    Columns: series (a key of ``series_keys``), date (first day of the month), q05, q50, q95,
+    mean. The numbers are the model's own ``Results.bands()``.
     """
-    vals = series_values(res)
-    q = np.quantile(vals, QUANTILES, axis=0)              # 3 x T x K
-    mean = vals.mean(axis=0)
-    keys = list(series_keys())
-    dates = pd.to_datetime(pd.Series(res.dates), format="%Y-%m").to_numpy()
-    t, k = len(dates), len(keys)
-    return pd.DataFrame({
-        "series": np.repeat(np.array(keys, dtype=object), t),
-        "date": np.tile(dates, k),
-        "q05": q[0].T.ravel(), "q50": q[1].T.ravel(), "q95": q[2].T.ravel(),
-        "mean": mean.T.ravel(),
-    })
+    b = res.bands(QUANTILES)
+    pair = b["source"] + "->" + b["target"]
+    series = np.where(b["metric"] == "trust", "trust " + pair,
+                      np.where(b["metric"] == "aid", "aid " + pair, "state " + b["metric"]))
+    return pd.DataFrame({"series": series, "date": b["date"], "q05": b["q05"],
+                         "q50": b["q50"], "q95": b["q95"], "mean": b["mean"]})
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -137,13 +137,13 @@ def test_band_frame_has_every_series_at_every_step(history):
     assert row["q50"] == pytest.approx(np.median(history.trust_series("PAK_MIL", "US")[:, -1]))
 
 
-def test_series_values_order_matches_keys(history):
-    vals = core.series_values(history)
-    keys = list(core.series_keys())
-    k = keys.index("aid US->PAK_CIV")
-    assert np.allclose(vals[:, :, k], history.aid[:, :, 1])
-    k = keys.index("state public_hostility")
-    assert np.allclose(vals[:, :, k], history.public_hostility)
+def test_band_frame_series_are_the_plotted_keys(history):
+    df = core.band_frame(history)
+    assert list(dict.fromkeys(df["series"])) == list(core.series_keys())
+    last = df[df["series"] == "aid US->PAK_CIV"].iloc[-1]
+    assert last["q50"] == pytest.approx(np.median(history.aid[:, -1, 1]))
+    last = df[df["series"] == "state public_hostility"].iloc[-1]
+    assert last["q50"] == pytest.approx(np.median(history.public_hostility[:, -1]))
 
 
 def test_network_arrays_shapes():
