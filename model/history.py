@@ -105,6 +105,23 @@ def decision_hits(res: Results, decisions: list[Event], window: int = WINDOW
     return hits, offset
 
 
+def base_rate(res: Results, action: str, window: int = WINDOW) -> float:
+    """Share of (run, month) pairs in which the action's actor chooses it within +-window
+    months of that month: how often a decision would count as "made" at a date picked at
+    random. A decision's share well above its base rate is timed, not merely frequent."""
+    act = spec.ACTION_INDEX[action]
+    actor = spec.ACTOR_INDEX[spec.ACTIONS[act].actor]
+    chosen = (res.actions[:, :, actor] == act).astype(np.int64)       # runs x months
+    months = chosen.shape[1]
+    if months <= 2 * window:
+        return float(chosen.any(axis=1).mean())
+    csum = np.concatenate([np.zeros((chosen.shape[0], 1), dtype=np.int64),
+                           chosen.cumsum(axis=1)], axis=1)
+    centers = np.arange(window, months - window)
+    counts = csum[:, centers + window + 1] - csum[:, centers - window]
+    return float((counts > 0).mean())
+
+
 def _index(res: Results, cells) -> np.ndarray:
     return np.mean([res.trust[:, :, i, j].astype(np.float64) for i, j in cells], axis=0)
 
@@ -154,16 +171,19 @@ class HistoryScore:
 
     def text(self) -> str:
         lines = [f"{'decision':44s} {'action':18s} {'documented':>10s} {'share':>6s} "
-                 f"{'median':>8s}"]
+                 f"{'base':>5s} {'median':>8s}"]
         for row in self.decisions.itertuples():
             med = "-" if pd.isna(row.median_month) else row.median_month
             lines.append(f"{row.id[:44]:44s} {row.action:18s} {row.documented:>10s} "
-                         f"{row.share:6.2f} {med:>8s}")
+                         f"{row.share:6.2f} {row.base:5.2f} {med:>8s}")
         lines.append("")
         lines.append(f"{'pattern':20s} {'share':>6s}  description")
         for row in self.patterns.itertuples():
             lines.append(f"{row.id:20s} {row.share:6.2f}  {row.description}")
         lines.append("")
+        lines.append("share: runs in which the actor made the decision within the window of its "
+                     "documented month; base: the same for a month picked at random (a share far "
+                     "above base is timed, not merely frequent).")
         lines.append(f"runs={self.runs}")
         lines.append(f"reproduced={self.reproduced}/{self.total}")
         return "\n".join(lines)
@@ -186,6 +206,7 @@ def score(res: Results, window: int = WINDOW, until: str | None = None,
         share = float(hits[:, d].mean())
         rows.append({"id": e.id, "actor": spec.ACTIONS[spec.ACTION_INDEX[e.action]].actor,
                      "action": e.action, "documented": e.month, "share": share,
+                     "base": base_rate(res, e.action, window),
                      "median_month": med, "reproduced": share > 0.5})
     phits, pats = pattern_hits(res)
     prow = [{"id": p.id, "description": p.description, "share": float(phits[:, k].mean()),
