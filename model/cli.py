@@ -140,17 +140,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out is not None and out.suffix not in (".parquet", ".csv"):
         raise ModelInputError(f"--out {args.out}: expected a file ending in .parquet or .csv")
     summary = _Summary()
+    bands = Path(args.bands) if args.bands else None
+    if bands is not None and bands.suffix != ".csv":
+        raise ModelInputError(f"--bands {args.bands}: expected a file ending in .csv")
+    kept = []  # the chunks, kept only when bands (quantiles over all runs) are wanted
 
     def chunks():
         for res in iter_chunks(sc, runs=args.runs, seed=args.seed, months=args.months,
                                params=_params_choice(args.params), overrides=overrides,
                                chunk=args.chunk, workers=args.workers):
             summary.add(res)
+            if bands is not None:
+                kept.append(res)
             yield res
 
-    bands = Path(args.bands) if args.bands else None
-    if bands is not None and bands.suffix != ".csv":
-        raise ModelInputError(f"--bands {args.bands}: expected a file ending in .csv")
     if out is not None:
         rows = write_table(chunks(), out)
         print(f"wrote {rows:,} rows to {out}")
@@ -159,12 +162,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             pass
     print(summary.text())
     if bands is not None:
-        from model.engine import simulate
+        from model.engine import concat
 
-        res = simulate(sc, runs=args.runs, seed=args.seed, months=args.months,
-                       params=_params_choice(args.params), overrides=overrides, chunk=args.chunk)
         with atomic_output(bands) as tmp:
-            res.bands().to_csv(tmp, index=False)
+            concat(kept).bands().to_csv(tmp, index=False)
         print(f"wrote the median and 5-95% bands of every series to {bands}")
     return 0
 

@@ -179,8 +179,6 @@ class Results:
         run_col = np.repeat(self.run_ids, nt)
         step_col = np.tile(steps, nr)
         date_col = np.tile(dates, nr)
-        cat = pd.CategoricalDtype
-
         def block(metric: str, source: str, target: str, values: np.ndarray,
                   run=run_col, step=step_col, date=date_col) -> pd.DataFrame:
             n = values.size
@@ -210,7 +208,6 @@ class Results:
                 df = block("action", a, "", codes, arun, astep, adate)
                 df["target"] = names[codes]
                 yield df
-        del cat
 
 
 def _kernel(comp: Compiled, m0: int, m1: int, rec: np.ndarray, state: list[np.ndarray],

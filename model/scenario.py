@@ -143,17 +143,9 @@ class EventSpec(BaseModel):
         parse_month(v)
         return v
 
-    @field_validator("actor")
+    @field_validator("actor", "target")
     @classmethod
-    def _actor(cls, v: str) -> str:
-        if v not in (*spec.ACTORS, "OTHER"):
-            raise ValueError(f"unknown actor {v!r}; expected one of {', '.join(spec.ACTORS)} "
-                             f"or OTHER{P.suggest(v, spec.ACTORS)}")
-        return v
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, v: str | None) -> str | None:
+    def _party(cls, v: str | None) -> str | None:
         if v is not None and v not in (*spec.ACTORS, "OTHER"):
             raise ValueError(f"unknown actor {v!r}; expected one of {', '.join(spec.ACTORS)} "
                              f"or OTHER{P.suggest(v, spec.ACTORS)}")
@@ -329,16 +321,13 @@ class Intervention(BaseModel):
     @field_validator("force")
     @classmethod
     def _force(cls, v: str | None) -> str | None:
-        if v is not None and v not in spec.ACTION_INDEX:
-            raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
-        return v
+        return _known_action(v)
 
     @field_validator("forbid")
     @classmethod
     def _forbid(cls, v: list[str]) -> list[str]:
         for a in v:
-            if a not in spec.ACTION_INDEX:
-                raise ValueError(f"unknown action {a!r}{P.suggest(a, spec.ACTION_INDEX)}")
+            _known_action(a)
             if a.endswith("_HOLD"):
                 raise ValueError(f"{a} (the status quo) cannot be forbidden")
         return v
