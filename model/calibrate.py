@@ -73,7 +73,7 @@ SPLIT = "2011-12"                    # end of the fitting period of the validati
 #: probes by running it).
 FINGERPRINT_FILES = ("model/data/parameters.yaml", "model/data/events.yaml",
                      "model/data/patterns.yaml", "model/data/calibration.yaml",
-                     "scenarios/history.yaml")
+                     "model/data/calibration_start.csv", "scenarios/history.yaml")
 
 class CalibrationError(ModelInputError):
     """A calibration that cannot be started or resumed; the message says why."""
@@ -93,6 +93,11 @@ class Settings:
     order: int = 2
     min_keep: float = 0.10
     kernel_scale: float = 0.5
+    subspace: float = 1.0
+    common_numbers: bool = False
+    start: str | None = None
+    start_share: float = 0.0
+    start_scale: float = 0.05
     candidates: int = 400
     final_replicates: int = 32
     posterior: int = 250
@@ -124,6 +129,12 @@ class Settings:
                 f"final_replicates ({self.final_replicates})")
         if self.waves < 1 or self.order < 1 or not 0 < self.min_keep <= 1:
             raise CalibrationError("need waves >= 1, order >= 1 and 0 < min_keep <= 1")
+        if not 0 < self.subspace <= 1:
+            raise CalibrationError(f"subspace must be in (0, 1], got {self.subspace}")
+        if not 0 <= self.start_share < 1 or self.start_scale <= 0:
+            raise CalibrationError("need 0 <= start_share < 1 and start_scale > 0")
+        if self.start_share > 0 and not self.start:
+            raise CalibrationError("start_share > 0 needs a start: file of parameter values")
         if self.until is not None:
             try:
                 month_index("2000-01", self.until)
@@ -134,6 +145,12 @@ class Settings:
                 f"--budget {self.budget} is too small: the re-runs need "
                 f"{self.candidates * self.final_replicates} runs and each of {self.waves} waves "
                 f"at least {16 * self.replicates}")
+
+    @property
+    def proposal_has_density(self) -> bool:
+        """Whether the waves' proposal is the prior and Gaussian mixtures (``log_proposal``),
+        so that importance weights prior / proposal can be formed."""
+        return self.subspace == 1.0 and self.start_share == 0.0
 
     @property
     def final_runs(self) -> int:
@@ -169,6 +186,13 @@ class Problem:
     def to_values(self, u: np.ndarray) -> np.ndarray:
         """Unit-cube coordinates -> parameter values."""
         return self.lo + u * (self.hi - self.lo)
+
+    def to_unit(self, values: Mapping[str, float]) -> np.ndarray:
+        """Parameter values (free parameters missing from ``values`` take the table's default)
+        -> unit-cube coordinates, clipped to the prior box."""
+        d = {**P.defaults(), **values}
+        x = np.array([d[n] for n in self.names])
+        return np.clip((x - self.lo) / np.where(self.hi > self.lo, self.hi - self.lo, 1.0), 0, 1)
 
     def rows(self, x: np.ndarray) -> list[dict[str, float]]:
         """Parameter mappings (free values plus the fixed overrides) for points ``x``."""
@@ -351,6 +375,44 @@ def sobol_design(n: int, dim: int, seed: int) -> np.ndarray:
         return eng.random(n)
 
 
+def load_start(name: str | Path) -> dict[str, float]:
+    """The calibration's starting point: a CSV of ``parameter,value`` rows ('#' comments), in
+    ``model/data`` unless a path is given. Every name and value is checked against the table."""
+    path = Path(name) if Path(name).is_absolute() or Path(name).exists() else DATA / name
+    try:
+        df = pd.read_csv(path, comment="#")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise CalibrationError(f"{path}: cannot read the start point: {exc}") from exc
+    if list(df.columns) != ["parameter", "value"]:
+        raise CalibrationError(f"{path}: expected the columns parameter,value; "
+                               f"got {','.join(map(str, df.columns))}")
+    out: dict[str, float] = {}
+    for i, (name_, value) in enumerate(zip(df["parameter"], df["value"], strict=True)):
+        where = f"{path}: row {i + 1}"
+        if name_ in out:
+            raise CalibrationError(f"{where}: {name_!r} is given twice")
+        try:
+            out[str(name_)] = P.check(str(name_), value, where)
+        except P.ParameterError as exc:
+            raise CalibrationError(str(exc)) from exc
+    return out
+
+
+def start_design(n: int, center: np.ndarray, scale: float, subspace: float, seed: int
+                 ) -> np.ndarray:
+    """``n`` points around ``center`` (unit coordinates; the start point): normal steps of sd
+    ``scale`` in a random subspace, reflected into the box. The first point is the centre."""
+    rng = _rng(seed, 0, 3)
+    d = len(center)
+    z = rng.normal(0.0, scale, size=(n, d))
+    if subspace < 1.0:
+        mask = rng.random((n, d)) < subspace
+        mask[np.arange(n), rng.integers(0, d, size=n)] = True
+        z = z * mask
+    z[0] = 0.0
+    return _reflect(center[None, :] + z)
+
+
 def _reflect(u: np.ndarray) -> np.ndarray:
     """Reflect coordinates into [0, 1] (the prior box) at its faces."""
     u = np.mod(u, 2.0)
@@ -367,10 +429,15 @@ def kernel_cov(parents: np.ndarray, scale: float) -> np.ndarray:
     return scale * cov + ridge * np.eye(d)
 
 
-def perturbed_design(parents: np.ndarray, n: int, scale: float, seed: int, wave: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def perturbed_design(parents: np.ndarray, n: int, scale: float, seed: int, wave: int,
+                     subspace: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` points around the NROY ``parents``: a parent each (uniformly), plus quasi-random
     normal perturbations (scipy.stats.qmc.MultivariateNormalQMC), reflected into the box.
+
+    ``subspace`` < 1 moves each point in a random subset of the coordinates only (each with that
+    probability, at least one), the others staying at the parent's value: the randomised
+    subspace sampling of DREAM (Vrugt et al. 2009), which keeps the steps of a population in
+    many dimensions from being mostly noise in the coordinates that are already fitted.
     Returns (points, parent index of each, covariance)."""
     from scipy.stats import qmc
 
@@ -381,6 +448,11 @@ def perturbed_design(parents: np.ndarray, n: int, scale: float, seed: int, wave:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         z = mvn.random(n)
+    if subspace < 1.0:
+        d = parents.shape[1]
+        mask = rng.random((n, d)) < subspace
+        mask[np.arange(n), rng.integers(0, d, size=n)] = True
+        z = z * mask
     return _reflect(parents[pick] + z), pick, cov
 
 
@@ -415,13 +487,17 @@ def _chunks(n_points: int, per_chunk: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + per_chunk, n_points)) for lo in range(0, n_points, per_chunk)]
 
 
-def evaluate_points(prob: Problem, x: np.ndarray, seed: int, run_base: int, replicates: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Run every point ``replicates`` times (run ids ``run_base + i * R + r``) and return the
-    per-point means and variances of the targets."""
+def evaluate_points(prob: Problem, x: np.ndarray, seed: int, run_base: int, replicates: int,
+                    common: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Run every point ``replicates`` times (run ids ``run_base + i * R + r``; with ``common``,
+    ``run_base + r`` for every point: common random numbers) and return the per-point means and
+    variances of the targets."""
     rows = prob.rows(x)
     prm = [row for row in rows for _ in range(replicates)]
-    ids = run_base + np.arange(len(prm), dtype=np.int64)
+    if common:
+        ids = run_base + np.tile(np.arange(replicates, dtype=np.int64), len(rows))
+    else:
+        ids = run_base + np.arange(len(prm), dtype=np.int64)
     res = engine.run_block(prob.scenario, seed, ids, prm, months=prob.months)
     f = TG.evaluate(res, prob.targets)
     return TG.point_summary(f, replicates)
@@ -502,7 +578,10 @@ def _run_stage(store: Store, prob: Problem, s: Settings, wave: int, x: np.ndarra
         else:
             if stop_after is not None and counter[0] >= stop_after:
                 raise InterruptedForTestError
-            m, v = evaluate_points(prob, x[lo:hi], s.seed, run_base + lo * reps, reps)
+            if s.common_numbers:
+                m, v = evaluate_points(prob, x[lo:hi], s.seed, run_base, reps, common=True)
+            else:
+                m, v = evaluate_points(prob, x[lo:hi], s.seed, run_base + lo * reps, reps)
             store.write_part(wave, c, m, v)
             counter[0] += 1
             bar.update((hi - lo) * reps)
@@ -556,6 +635,7 @@ def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh
     t0 = time.perf_counter()
     store = Store(Path(out))
     manifest = {"format": FORMAT, "settings": asdict(s), "problem": prob.describe(),
+                "start": load_start(s.start) if s.start and s.start_share > 0 else None,
                 "code": fingerprint()}
     store.open(manifest, resume=resume, fresh=fresh)
     n_w, R = s.points_per_wave, s.replicates
@@ -570,16 +650,26 @@ def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh
             des = store.read_design(w)
             if des is None:
                 if w == 0:
-                    des = {"u": sobol_design(n_w, prob.dim, s.seed)}
+                    n_start = round(s.start_share * n_w)
+                    u0 = sobol_design(n_w - n_start, prob.dim, s.seed)
+                    if n_start:
+                        centre = prob.to_unit(load_start(s.start))
+                        u0 = np.concatenate([u0, start_design(
+                            n_start, centre, s.start_scale, s.subspace, s.seed)])
+                    des = {"u": u0}
                 else:
                     parents = np.concatenate(us)[pool]
-                    u, pick, cov = perturbed_design(parents, n_w, s.kernel_scale, s.seed, w)
+                    u, pick, cov = perturbed_design(parents, n_w, s.kernel_scale, s.seed, w,
+                                                    s.subspace)
                     des = {"u": u, "parents": parents, "pick": pick, "cov": cov}
                 store.write_design(w, **des)
             designs.append(des)
             x = prob.to_values(des["u"])
             bar.note(f"wave {w + 1}/{s.waves}")
-            m, v = _run_stage(store, prob, s, w, x, w * n_w * R, R, bar, stop_after, counter)
+            # Common random numbers: every wave's replicate r runs on stream r, so that points
+            # of all waves are compared on the same draws (paired, far less noisy rankings).
+            base = 0 if s.common_numbers else w * n_w * R
+            m, v = _run_stage(store, prob, s, w, x, base, R, bar, stop_after, counter)
             us.append(des["u"])
             waves.append(np.full(n_w, w))
             means.append(m)
@@ -606,7 +696,8 @@ def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh
         bar.close()
     cdist = TG.distance(cm, prob.targets)
     accepted = np.argsort(cdist, kind="stable")[: s.posterior]
-    weights, ess = _weights(u_all[cand[accepted]], cdist[accepted], designs)
+    weights, ess = _weights(u_all[cand[accepted]], cdist[accepted],
+                            designs if s.proposal_has_density else None)
     return Calibration(problem=prob, settings=s, u=u_all, wave=np.concatenate(waves),
                        mean=mean_all, var=var_all, imp=imp_all, orders=orders, nroy=kept,
                        nroy_at_cutoff=at_cut, cand=cand, cand_mean=cm, cand_var=cv,
@@ -614,14 +705,20 @@ def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh
                        seconds=time.perf_counter() - t0, runs_done=s.total_runs)
 
 
-def _weights(u: np.ndarray, dist: np.ndarray, designs: Sequence[dict]) -> tuple[np.ndarray,
-                                                                                  float]:
+def _weights(u: np.ndarray, dist: np.ndarray, designs: Sequence[dict] | None
+             ) -> tuple[np.ndarray, float]:
     """Importance weights of the accepted points: Epanechnikov kernel of the distance (the
     largest accepted distance is the tolerance) times prior / proposal, truncated at
-    mean * sqrt(n) (Ionides 2008); returns (weights summing to 1, effective sample size)."""
+    mean * sqrt(n) (Ionides 2008); returns (weights summing to 1, effective sample size).
+
+    ``designs`` None: the waves' proposal has no density to divide by (subspace moves put mass
+    on lower-dimensional slices), and the weights are the kernel alone: the accepted sets then
+    sample the calibrated region as the waves found it, not the prior restricted to it."""
     eps = dist.max() * (1.0 + 1e-9)
     kern = 1.0 - (dist / eps) ** 2
-    logw = np.log(np.maximum(kern, 1e-300)) - log_proposal(u, designs)   # uniform prior
+    logw = np.log(np.maximum(kern, 1e-300))
+    if designs is not None:
+        logw = logw - log_proposal(u, designs)                            # uniform prior
     w = np.exp(logw - logw.max())
     w /= w.sum()
     cap = w.mean() * math.sqrt(len(w))
@@ -1111,7 +1208,10 @@ def _say(text: str) -> None:
 def fit(until: str | None, seed: int, budget: int | None, root: Path, resume: bool,
         fresh: bool, progress: bool) -> Calibration:
     """One calibration of the history replay in ``root/full`` or ``root/until-YYYY-MM``."""
-    s = Settings.from_config(seed=seed, budget=budget, until=until)
+    # A validation fit (--until) starts from the prior alone: the start point was fitted to
+    # every target, and starting from it would let the later targets leak into the fit.
+    s = Settings.from_config(seed=seed, budget=budget, until=until,
+                             **({"start_share": 0.0} if until else {}))
     prob = history_problem(until)
     sub = root / ("full" if until is None else f"until-{until}")
     label = "calibrate" if until is None else f"calibrate ..{until}"

@@ -36,6 +36,7 @@ NA = spec.N_ACTORS
 X_HOST, X_CIVMIL, X_ROUTE, X_DRONES, X_TALSTR = range(5)
 X_FORCE, X_INDIA, X_PROXY, X_EXIT, X_TALKS = range(5, 10)
 X_GRIEV, X_COERCE, X_ATTACKS, X_APPEALS, X_CLOSED = range(10, 15)
+X_PACKAGE, X_EXPOSURE = 15, 16
 NX = spec.N_STATE
 #: Bounds of every scalar state variable (``spec.STATE_VARS``): the state is clipped to them.
 X_LO = np.array([v.lo for v in spec.STATE_VARS])
@@ -46,6 +47,7 @@ assert [v.name for v in spec.STATE_VARS] == [
     "public_hostility", "civmil_balance", "supply_route_open", "drone_basing", "taliban_strength",
     "us_force", "india_engagement", "proxy_support", "us_exit_pressure", "talks",
     "sovereignty_grievance", "us_coercion", "attack_tempo", "civ_appeals", "route_closed_months",
+    "civ_package_left", "army_exposure",
 ], "kernel state indices out of step with model.spec.STATE_VARS"
 
 # --- action indices -------------------------------------------------------------------------
@@ -166,24 +168,28 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         util[US_CIV_AID] = (pr.bias_us_civ_aid + ts * (T[US, CIV] - 0.5)
                             + pr.aid_need_gain * need
                             + pr.democracy_gain * (x[X_CIVMIL] - pr.civmil_natural))
-        avail[US_CIV_AID] = aid[1] < 0.5 * pr.civ_package
+        avail[US_CIV_AID] = x[X_PACKAGE] <= 0.0  # one package at a time
         util[US_PRESSURE] = pr.bias_us_pressure - ts * d_mil
         # M4 attribution: attacks, read through distrust of the army, bring threats.
         util[US_THREATEN] = (pr.bias_us_threaten - ts * d_mil
                              + pr.threat_response * x[X_ATTACKS] * (1.0 - T[US, MIL]))
         util[US_STRIKE] = pr.bias_us_strike - ts * d_mil + pr.strike_gain * x[X_TALSTR] * need
-        # M8 mutual dependence restrains a suspension while the US needs Pakistan.
+        # M8 mutual dependence restrains a suspension while the US needs Pakistan, and only as
+        # long as it means to stay: exit pressure shortens the shadow of the future.
         # M4 feeds suspensions too: attacks read through distrust call for a cut.
+        # M1 reprisal: aid buys compliance, so a closed supply route is answered by a cut.
         util[US_SUSPEND_AID] = (pr.bias_us_suspend_aid - ts * d_mil
-                                - pr.dependence_restraint * need
-                                + pr.threat_response * x[X_ATTACKS] * (1.0 - T[US, MIL]))
+                                - pr.dependence_restraint * need * (1.0 - x[X_EXIT])
+                                + pr.threat_response * x[X_ATTACKS] * (1.0 - T[US, MIL])
+                                + pr.reprisal_gain * (1.0 - x[X_ROUTE]))
         avail[US_SUSPEND_AID] = aid[0] > 0.1 * pr.mil_aid_cap
         util[US_PARTNER_INDIA] = pr.bias_us_partner_india + ts * (T[US, IND] - 0.5)
         util[US_BACK_CIVILIANS] = (pr.bias_us_back_civilians + ts * (T[US, CIV] - T[US, MIL])
                                    + pr.civ_leverage * x[X_APPEALS] * T[US, CIV])
-        # M7: the wish to leave makes talking to the Taliban worth it.
+        # M7: the wish to leave a war that is not being won makes talking to the Taliban
+        # worth it (exit pressure x Taliban strength); talks under way carry on.
         util[US_NEGOTIATE] = (pr.bias_us_negotiate + ts * (T[US, TAL] - 0.5)
-                              + pr.exit_gain * (x[X_EXIT] + x[X_TALKS]))
+                              + pr.exit_gain * (x[X_EXIT] * x[X_TALSTR] + x[X_TALKS]))
     elif actor == MIL:
         d_us = T[MIL, US] - 0.5
         # M1: aid and coercion buy compliance, whatever the army's trust in the US.
@@ -204,8 +210,9 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         avail[MIL_REOPEN_ROUTE] = x[X_ROUTE] <= 0.5
         util[MIL_EVICT_DRONES] = pr.bias_mil_evict_drones - ts * d_us + griev
         avail[MIL_EVICT_DRONES] = x[X_DRONES] > 0.5
-        # M7: ties to the Taliban become leverage when the US wants out.
-        util[MIL_MEDIATE] = pr.bias_mil_mediate + pr.mediation_gain * x[X_EXIT] * T[MIL, TAL]
+        # M7: ties to the Taliban become leverage when the US wants out and talks are under way.
+        util[MIL_MEDIATE] = (pr.bias_mil_mediate
+                             + pr.mediation_gain * x[X_EXIT] * x[X_TALKS] * T[MIL, TAL])
         # M5: the army pushes back on civilians who court Washington or grow strong.
         util[MIL_PRESSURE_CIV] = (pr.bias_mil_pressure_civ + pr.army_pushback * (
             x[X_APPEALS] + max(0.0, x[X_CIVMIL] - pr.civmil_natural)))
@@ -214,8 +221,10 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         util[CIV_ALIGN] = (pr.bias_civ_align + ts * d_us + pr.aid_compliance * aid_c
                            - pr.defiance_payoff * (host - pr.hostility_natural))
         # M5: weak civilians who trust Washington seek its backing against the army.
+        # M5: ... and the more so while the army is exposed by a crisis of force.
         util[CIV_SEEK_BACKING] = (pr.bias_civ_seek_backing
-                                  + pr.civ_leverage * (1.0 - x[X_CIVMIL]) * T[CIV, US])
+                                  + pr.civ_leverage * (1.0 - x[X_CIVMIL]) * T[CIV, US]
+                                  + pr.exposure_gain * x[X_EXPOSURE] * T[CIV, US])
         util[CIV_DEFY] = pr.bias_civ_defy - ts * d_us + pr.defiance_payoff * host
     elif actor == TAL:
         util[TAL_ATTACK] = (pr.bias_tal_attack + pr.attack_gain * x[X_TALSTR] * need
@@ -312,6 +321,7 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
     t = ACT_TARGET[act]
     # Direct evidence to the target about the actor, Goldstein-weighted, words discounted.
     g = ACT_GOLDSTEIN[act]
+    _exposure(dx, a, t, g, sev)
     if t >= 0 and g != 0.0:
         w = pr.evidence_gain * g / 10.0 * sev
         if not ACT_MATERIAL[act]:
@@ -324,6 +334,8 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
         daid[_chan(n_ch, ch_override, CH_POLICY), 0] += new - aid[0]
     elif act == US_CIV_AID:
         daid[_chan(n_ch, ch_override, CH_POLICY), 1] += pr.civ_package * sev
+        # The package's first month is this one; the count is of the months after it.
+        dx[X_PACKAGE] += max(0.0, pr.civ_package_months - 1.0) - x[X_PACKAGE]
     elif act == US_SUSPEND_AID:
         daid[_chan(n_ch, ch_override, CH_POLICY), 0] -= min(1.0, pr.suspend_fraction * sev) * aid[0]
     elif act == US_PRESSURE:
@@ -387,6 +399,20 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
             -pr.evidence_gain * pr.india_engage_step * sev * 10.0)
 
 
+#: Use of force: CAMEO roots 18-20 (assault, fight, mass violence), which in the event-type
+#: table are exactly the types of Goldstein weight -9 or less (checked by a test).
+FORCE_GOLDSTEIN = -9.0
+
+
+@nb.njit(**_JIT_NORC)
+def _exposure(dx, a, t, g, sev):
+    """M5: force used between the army and a state (US or India), either way, exposes the army
+    at home: |Goldstein| / 10 per unit severity of a use of force."""
+    if g <= FORCE_GOLDSTEIN and ((a == MIL and (t == US or t == IND))
+                                 or (t == MIL and (a == US or a == IND))):
+        dx[X_EXPOSURE] -= g / 10.0 * sev
+
+
 @nb.njit(**_JIT_NORC)
 def _clip01(v):
     return min(1.0, max(0.0, v))
@@ -443,6 +469,7 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
             w = pr.evidence_gain * ev_goldstein[e] / 10.0 * ev_severity[e]
             if not ev_material[e]:
                 w *= pr.verbal_weight
+            _exposure(dx, ev_actor[e], ev_target[e], ev_goldstein[e], ev_severity[e])
             _ev(dev, chn if n_ch > 1 else 0, ev_target[e], ev_actor[e], w)
     # Triggers that fired this month act like events, each booked to its own channel.
     for t in range(fired.shape[0]):
@@ -476,7 +503,11 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
     floor = pr.aid_floor * pr.mil_aid_cap * need
     relax = pr.aid_relax * (floor - aid[0])
     daid[(CH_DEP if relax > 0.0 else CH_MEMORY) if n_ch > 1 else 0, 0] += relax
-    daid[CH_MEMORY if n_ch > 1 else 0, 1] -= aid[1] / pr.civ_package_months
+    # A package pays its full rate for civ_package_months, then the flow runs down.
+    if x[X_PACKAGE] > 0.0:
+        dx[X_PACKAGE] -= 1.0
+    else:
+        daid[CH_MEMORY if n_ch > 1 else 0, 1] -= pr.civ_aid_tail * aid[1]
     # Scalar state: relaxation to natural levels and slow dynamics.
     dx[X_HOST] += pr.hostility_decay * (pr.hostility_natural - x[X_HOST])
     dx[X_CIVMIL] += pr.civmil_drift * (pr.civmil_natural - x[X_CIVMIL])
@@ -484,12 +515,14 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
                        + pr.moral_hazard * aid_m * x[X_TALSTR])
     dx[X_PROXY] += pr.proxy_rate * (p_target - x[X_PROXY])
     st = x[X_TALSTR]
-    dx[X_TALSTR] += (pr.taliban_growth * x[X_PROXY] * st * (1.0 - st)
+    # Logistic growth fed by the proxies; the sanctuary keeps recruiting when the field is lost.
+    dx[X_TALSTR] += (pr.taliban_growth * x[X_PROXY] * (st + pr.sanctuary) * (1.0 - st)
                      - pr.suppression_us * x[X_FORCE] / 100.0 * st)
     dx[X_EXIT] += pr.weariness_drift * x[X_FORCE] / 100.0 * (1.0 - x[X_EXIT])
     dx[X_TALKS] -= pr.talks_decay * x[X_TALKS]
     dx[X_INDIA] -= pr.india_engage_decay * x[X_INDIA]
     dx[X_GRIEV] -= pr.grievance_decay * x[X_GRIEV]
+    dx[X_EXPOSURE] -= pr.grievance_decay * x[X_EXPOSURE]
     dx[X_COERCE] -= pr.impulse_decay * x[X_COERCE]
     dx[X_ATTACKS] -= pr.impulse_decay * x[X_ATTACKS]
     dx[X_APPEALS] -= pr.impulse_decay * x[X_APPEALS]

@@ -78,6 +78,12 @@ STATE_VARS: tuple[StateVar, ...] = (
              "Recent civilian appeals for US backing against the army (decaying impulse)."),
     StateVar("route_closed_months", "months", 0.0, 1e6,
              "Months the supply route has been closed in its current closure (0 when open)."),
+    StateVar("civ_package_left", "months", 0.0, 1e6,
+             "Months left of the running civilian aid package after the current one (0: a new "
+             "package may start next month)."),
+    StateVar("army_exposure", "severity units", 0.0, 1e6,
+             "Recent use of force between the army and a state (a war it started, a raid on its "
+             "soil): the army's exposure at home (decaying impulse)."),
 )
 STATE_INDEX: dict[str, int] = {v.name: i for i, v in enumerate(STATE_VARS)}
 N_STATE = len(STATE_VARS)

@@ -156,12 +156,15 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
         for action in ccfg["actions"]:
             n = len({e.month for e in decs if e.action == action})
             n_months = month_index(lo, hi) + 1
-            if cls == "rare":
+            # A class bounds the count either by a multiple of the documented moves (factor)
+            # or by a share of the months (share; at least 3x the documented count).
+            if "factor" in ccfg:
                 limit = float(ccfg["factor"]) * max(n, 1)
-            elif cls in ("recurrent", "posture"):
+            elif "share" in ccfg:
                 limit = max(float(ccfg["share"]) * n_months, 3.0 * max(n, 1))
             else:
-                raise ValueError(f"calibration.yaml counts: unknown class {cls!r}")
+                raise ValueError(f"calibration.yaml counts: class {cls!r} needs a factor or a "
+                                 "share")
             out.append(Target(
                 id=f"count:{action}", family="count", z=float(n),
                 sigma_disc=(limit - n) / 3.0, sigma_obs=0.0, first=lo, last=hi,

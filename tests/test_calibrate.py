@@ -23,7 +23,8 @@ TRUE = {"bias_us_pressure": 0.0, "bias_civ_align": 0.5, "bias_ind_engage_afg": -
 ACTIONS = {"bias_us_pressure": "US_PRESSURE", "bias_civ_align": "CIV_ALIGN",
            "bias_ind_engage_afg": "IND_ENGAGE_AFG"}
 SMALL = {"replicates": 4, "waves": 6, "min_keep": 0.2, "kernel_scale": 0.5, "candidates": 64,
-         "final_replicates": 16, "posterior": 32, "chunk": 256, "budget": 6144}
+         "final_replicates": 16, "posterior": 32, "chunk": 256, "budget": 6144,
+         "subspace": 0.5, "common_numbers": True, "start_share": 0.0}
 
 
 def synthetic_problem(truth: dict[str, float] = TRUE, synth_runs: int = 400) -> C.Problem:
@@ -87,6 +88,67 @@ def test_recovery_fails_for_wrong_truth(reference):
     w = post["weight"].to_numpy()
     lo, hi = weighted_quantiles(post["bias_civ_align"].to_numpy(), w, [0.05, 0.95])
     assert not lo <= TRUE["bias_civ_align"] + 3.0 <= hi
+
+
+def test_parameter_recovery_with_a_full_dimensional_proposal(problem, tmp_path):
+    """The classical ABC-SMC path (full-dimensional steps, independent streams, no start point):
+    importance weights prior / proposal, and the truth still inside the 90 % interval."""
+    s = settings(seed=5, subspace=1.0, common_numbers=False, start_share=0.0)
+    assert s.proposal_has_density
+    cal = C.run(problem, s, tmp_path, progress=False)
+    post = cal.posterior_frame()
+    w = post["weight"].to_numpy()
+    assert cal.ess < 0.99 * len(w)                      # the weights are not the kernel alone
+    for name in problem.names:
+        lo, hi = weighted_quantiles(post[name].to_numpy(), w, [0.05, 0.95])
+        assert lo <= TRUE[name] <= hi, (name, lo, hi)
+
+
+def test_start_design_draws_around_the_start_point(problem, tmp_path):
+    start = {"bias_us_pressure": -1.0, "bias_civ_align": 1.0, "bias_ind_engage_afg": -2.0}
+    path = tmp_path / "start.csv"
+    path.write_text("# a start point\nparameter,value\n"
+                    + "".join(f"{k},{v}\n" for k, v in start.items()))
+    s = settings(seed=3, start=str(path), start_share=0.5, start_scale=0.02)
+    assert not s.proposal_has_density
+    cal = C.run(problem, s, tmp_path / "run", progress=False)
+    n_w = s.points_per_wave
+    n_start = round(0.5 * n_w)
+    first = cal.u[cal.wave == 0]
+    centre = problem.to_unit(start)
+    np.testing.assert_allclose(first[n_w - n_start], centre)        # the start point itself
+    near = first[n_w - n_start:]
+    assert np.abs(near - centre).max() < 0.02 * 6                   # steps of sd 0.02
+    # Subspace steps: some points keep some coordinates of the start exactly.
+    assert (near[1:] == centre).any(axis=1).mean() > 0.3
+    # The Sobol half covers the prior box.
+    assert np.ptp(first[: n_w - n_start], axis=0).min() > 0.8
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("name,value\nbias_civ_align,1\n", "columns parameter,value"),
+    ("parameter,value\nbias_civ_alin,1\n", "row 1.*unknown parameter.*bias_civ_align"),
+    ("parameter,value\nbias_civ_align,1\nbias_civ_align,2\n", "row 2.*twice"),
+    ("parameter,value\nbias_civ_align,99\n", "row 1.*outside its bounds"),
+])
+def test_start_point_is_checked(tmp_path, text, match):
+    path = tmp_path / "start.csv"
+    path.write_text(text)
+    with pytest.raises(C.CalibrationError, match=match):
+        C.load_start(path)
+
+
+def test_shipped_start_point_is_valid():
+    start = C.load_start(TG.config()["algorithm"]["start"])
+    assert set(start) <= set(C.free_parameters())
+
+
+def test_common_random_numbers_pair_the_points(problem):
+    x = problem.to_values(np.full((2, problem.dim), 0.5))          # the same point twice
+    m_crn, _ = C.evaluate_points(problem, x, 0, 0, 4, common=True)
+    np.testing.assert_array_equal(m_crn[0], m_crn[1])
+    m_ind, _ = C.evaluate_points(problem, x, 0, 0, 4, common=False)
+    assert not np.array_equal(m_ind[0], m_ind[1])
 
 
 # ------------------------------------------------------------------ resume, determinism
@@ -219,7 +281,8 @@ def test_provenance_and_identification(reference, problem):
 def test_free_parameters_come_from_the_table():
     free = C.free_parameters()
     assert set(free) | set(TG.config()["fixed"]) == set(P.names())
-    assert "civ_package" not in free
+    assert "civ_package_months" not in free            # fixed by the documented five years
+    assert "civ_package" in free                       # the disbursed rate is calibrated
     assert "bias_us_civ_aid" in free
     with pytest.raises(C.CalibrationError, match="unknown"):
         C.free_parameters({"fixed": {"no_such_parameter": {}}})

@@ -137,6 +137,7 @@ def test_decide_actor_stays_in_repertoire(actor):
         for i, v in enumerate(spec.STATE_VARS):
             x[i] = rng.uniform(v.lo, min(v.hi, 10.0))
         x[ROUTE] = float(k % 2)
+        x[spec.STATE_INDEX["civ_package_left"]] = 0.0 if k % 3 else 5.0  # package or none
         for u in GRID[::50]:
             a = kernel.decide_actor(pr, r, s, a0, b0, aid, x, actor, u, NO_FORBID)
             assert lo <= a < hi

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from conftest import QUIET, event, freq, run, scenario, share_runs, state_at, trust_at
 
+from model import spec
+
 R = 300  # runs per ensemble
 FORCE = {"us_force": 50.0}  # US forces in Afghanistan: the US needs Pakistan's route (M8)
 SILENT = {**QUIET, "trust_sensitivity": 0.0, "balance_weight": 0.0}
@@ -288,14 +290,27 @@ def test_m6_defiance_pays_more_when_public_is_hostile(action, sign):
 
 # --- M7 leverage through mediation --------------------------------------------------------------
 
-def test_m7_exit_pressure_invites_mediation():
-    prm = {"bias_mil_mediate": -4.0}
-    keen = run(scenario([], state={"us_exit_pressure": 0.9}), R, 9, prm)
-    cool = run(scenario([], state={"us_exit_pressure": 0.0}), R, 9, prm)
-    f_keen, f_cool = freq(keen, "MIL_MEDIATE", slice(0, 12)), freq(cool, "MIL_MEDIATE",
-                                                                    slice(0, 12))
-    assert f_keen > 3 * f_cool
-    assert f_keen > f_cool + 0.05
+def test_m7_exit_pressure_and_talks_invite_mediation():
+    # Mediation pays when the US wants out AND talks are under way (talks held open here).
+    prm = {"bias_mil_mediate": -4.0, "mediation_gain": 20.0}
+    f = {}
+    for exit_, talks in ((0.9, 0.8), (0.0, 0.8), (0.9, 0.0)):
+        sc = scenario([], 12, state={"us_exit_pressure": exit_, "talks": talks})
+        f[exit_, talks] = freq(run(sc, R, 9, prm), "MIL_MEDIATE", slice(0, 3))
+    for other in ((0.0, 0.8), (0.9, 0.0)):
+        assert f[0.9, 0.8] > 3 * f[other], f
+        assert f[0.9, 0.8] > f[other] + 0.05, f
+
+
+def test_m7_us_negotiates_to_leave_a_war_it_is_not_winning():
+    # Exit pressure pulls the US to the table in proportion to Taliban strength.
+    prm = {"bias_us_negotiate": -6.0, "exit_gain": 12.0}
+    f = {}
+    for exit_, tal in ((0.9, 0.8), (0.9, 0.0), (0.0, 0.8)):
+        sc = scenario([], 6, state={"us_exit_pressure": exit_, "taliban_strength": tal})
+        f[exit_, tal] = freq(run(sc, R, 5, prm), "US_NEGOTIATE", slice(0, 2))
+    for other in ((0.9, 0.0), (0.0, 0.8)):
+        assert f[0.9, 0.8] > 3 * f[other] + 0.02, f
 
 
 def test_m7_mediation_warms_us_trust_when_it_wants_out():
@@ -358,3 +373,110 @@ def test_balance_enemy_of_friend_is_enemy(india_mil, direction):
     # Without balance nothing moves under silenced agents.
     assert trust_at(off, "US", "PAK_MIL", 12) == pytest.approx(trust_at(off, "US", "PAK_MIL", 0),
                                                                abs=1e-6)
+
+
+# --- M5 the army's exposure opens a window for the civilians ------------------------------------
+
+KARGIL = {"actor": "PAK_MIL", "target": "INDIA", "cameo": "19"}
+
+
+def test_force_threshold_is_cameo_roots_18_to_20():
+    from model import kernel
+    force = {c for c, v in spec.event_types().items() if v["goldstein"] <= kernel.FORCE_GOLDSTEIN}
+    assert force == {c for c in spec.event_types() if c[:2] in ("18", "19", "20")}
+
+
+@pytest.mark.parametrize(("ev", "exposes"), [
+    (event("kargil", 2, severity=2, **KARGIL), True),          # a war the army fights
+    (event("raid", 2, "US_STRIKE", 2), True),                   # force used on its soil
+    (event("ied", 2, "TAL_ATTACK", 2), False),                  # not between the army and a state
+    (event("talks", 2, actor="PAK_MIL", target="INDIA", cameo="04", severity=2), False),  # words
+    (event("cut", 2, "US_SUSPEND_AID", 2), False),              # hostile and material, not force
+])
+def test_m5_force_between_army_and_a_state_exposes_the_army(ev, exposes):
+    hit, calm = paired([ev], runs=2, params=SILENT)
+    rise = state_at(hit, "army_exposure", 3) - state_at(calm, "army_exposure", 3)
+    if exposes:
+        assert rise == pytest.approx(2.0, abs=1e-9)  # |Goldstein| / 10 x severity
+    else:
+        assert rise == pytest.approx(0.0, abs=1e-12)
+
+
+def test_m5_exposure_brings_appeals_then_army_pushback():
+    prm = {"exposure_gain": 6.0, "bias_civ_seek_backing": -5.0, "army_pushback": 5.0,
+           "bias_mil_pressure_civ": -5.0}
+    war, calm = paired([event("kargil", 2, severity=3, **KARGIL)], params=prm)
+    after = slice(3, 9)
+    hit, base = share_runs(war, "CIV_SEEK_BACKING", after), share_runs(calm, "CIV_SEEK_BACKING",
+                                                                       after)
+    assert hit > base + 0.15, (hit, base)
+    # The appeals are what the army pushes back on (M5): more pressure on the civilians follows.
+    later = slice(3, 15)
+    assert freq(war, "MIL_PRESSURE_CIV", later) > freq(calm, "MIL_PRESSURE_CIV", later)
+    # Without the gain the war leaves the civilians' choice alone (same draws, same frequency).
+    off, off_calm = paired([event("kargil", 2, severity=3, **KARGIL)],
+                           params={**prm, "exposure_gain": 0.0})
+    assert abs(freq(off, "CIV_SEEK_BACKING", slice(3, 4))
+               - freq(off_calm, "CIV_SEEK_BACKING", slice(3, 4))) < 0.05
+
+
+# --- M1 reprisal and M8's shadow of the future ----------------------------------------------------
+
+AID = {"US->PAK_MIL": 100.0, "US->PAK_CIV": 0.0}
+
+
+def test_m1_closed_route_is_answered_by_an_aid_cut():
+    prm = {"reprisal_gain": 6.0, "bias_us_suspend_aid": -6.0}
+    closed = run(scenario([], 3, aid=AID, state={**FORCE, "supply_route_open": 0.0}), R, 4, prm)
+    open_ = run(scenario([], 3, aid=AID, state=FORCE), R, 4, prm)
+    f_c, f_o = freq(closed, "US_SUSPEND_AID", slice(0, 1)), freq(open_, "US_SUSPEND_AID",
+                                                                  slice(0, 1))
+    assert f_c > 3 * f_o, (f_c, f_o)
+    assert f_c > f_o + 0.05, (f_c, f_o)
+
+
+def test_m8_dependence_restrains_cuts_only_while_the_us_means_to_stay():
+    prm = {"dependence_restraint": 8.0, "bias_us_suspend_aid": -2.0, "exit_gain": 0.0}
+    f = {}
+    for exit_ in (0.0, 0.95):
+        sc = scenario([], 3, aid=AID, state={**FORCE, "us_exit_pressure": exit_})
+        f[exit_] = freq(run(sc, R, 6, prm), "US_SUSPEND_AID", slice(0, 1))
+    assert f[0.95] > 3 * f[0.0], f
+    assert f[0.95] > f[0.0] + 0.05, f
+
+
+# --- Civilian aid packages and the Taliban's sanctuary ------------------------------------------
+
+def test_civilian_package_pays_flat_then_runs_down():
+    prm = {**SILENT, "civ_package": 100.0, "civ_package_months": 12.0, "civ_aid_tail": 0.2}
+    res = run(scenario([event("kerry_lugar", 2, "US_CIV_AID")], 30,
+                       aid={"US->PAK_MIL": 0.0, "US->PAK_CIV": 0.0}), 1, 0, prm)
+    civ = res.aid[0, :, 1].astype(np.float64)
+    np.testing.assert_allclose(civ[3:15], 100.0)       # the package's 12 months at full rate
+    assert civ[16] < civ[15] < 100.0                    # then the flow runs down
+    left = res.state[0, :, spec.STATE_INDEX["civ_package_left"]]
+    assert left[3] == 11.0
+    assert left[14] == 0.0
+
+
+def test_one_civilian_package_at_a_time():
+    prm = {**QUIET, "bias_us_civ_aid": 4.0, "civ_package_months": 10.0,
+           "choice_temperature": 0.2}
+    res = run(scenario([], 25), 50, 3, prm)
+    chosen = res.action_count("US_CIV_AID")
+    assert chosen[:, 0].all()                            # a package at once ...
+    assert not chosen[:, 1:10].any()                     # ... none while it runs ...
+    assert chosen[:, 10:].any(axis=1).all()              # ... a new one once it has ended
+
+
+def test_sanctuary_lets_a_beaten_taliban_regrow():
+    strength = {}
+    for sanctuary in (0.0, 0.2):
+        sc = scenario([], 48, state={"taliban_strength": 0.001, "us_force": 0.0,
+                                     "proxy_support": 0.8})
+        prm = {**SILENT, "sanctuary": sanctuary, "taliban_growth": 0.1, "proxy_rate": 0.0}
+        strength[sanctuary] = state_at(run(sc, 2, 1, prm), "taliban_strength", 48)
+    # Without the sanctuary the logistic regrowth from near zero stays slow ...
+    assert strength[0.0] < 0.1
+    # ... with it the Taliban are back in strength within four years.
+    assert strength[0.2] > strength[0.0] + 0.3
