@@ -67,7 +67,8 @@ def run_batched(runs: int, months: int, chunk: int, seed: int) -> float:
 
     t0 = time.perf_counter()
     done = 0
-    for res in iter_chunks(SCENARIO, runs=runs, seed=seed, months=months, chunk=chunk):
+    for res in iter_chunks(SCENARIO, runs=runs, seed=seed, months=months, chunk=chunk,
+                           params="default"):
         done += res.runs  # the chunk is dropped here: nothing accumulates
     wall = time.perf_counter() - t0
     if done != runs:

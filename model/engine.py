@@ -343,12 +343,18 @@ def _chunk_rows(sc: Scenario, runs: int, seed: int, params, overrides: Mapping |
                 ) -> Callable[[int, int], list[dict]]:
     """A function (lo, hi) -> the per-run parameter overrides of runs lo..hi-1.
 
-    ``params``: None or "default" (the table's defaults and the scenario's values), "posterior"
-    (one set per run drawn from the shipped calibrated posterior by the run's own seed stream;
-    the scenario's own values win), a path to a posterior CSV, one mapping for all runs, or a
-    sequence of mappings (one per run). ``overrides`` apply on top of any of these.
+    ``params``: None (the shipped calibrated posterior, or the table's defaults where none is
+    shipped), "default" (the table's defaults and the scenario's values), "posterior" (one set
+    per run drawn from the shipped calibrated posterior by the run's own seed stream; the
+    scenario's own values win), a path to a posterior CSV, one mapping for all runs (on top of
+    the table's defaults), or a sequence of mappings (one per run). ``overrides`` apply on top of
+    any of these.
     """
     extra = run_overrides(1, overrides, where="overrides")[0]
+    if params is None:
+        from model.calibrate import posterior_exists
+
+        params = "posterior" if posterior_exists() else "default"
     if isinstance(params, str | Path) and (str(params) == "posterior"
                                            or str(params).endswith(".csv")):
         from model.calibrate import draw_params, load_posterior
@@ -383,6 +389,7 @@ def iter_chunks(scenario, runs: int = 1, seed: int = 0, months: int | None = Non
     sc = _as_scenario(scenario)
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
+    run_seed(seed, 0)  # a bad seed is refused before the posterior draws use it
     comp = compile_scenario(sc, months)
     rows_of = _chunk_rows(sc, runs, seed, params, overrides)
     merge_rows(sc, rows_of(0, 1))  # validates the parameters before any work
@@ -462,10 +469,11 @@ def simulate(scenario, runs: int = 1, seed: int = 0, months: int | None = None,
              workers: int = 1, overrides: Mapping | None = None) -> Results:
     """Run ``runs`` simulations of a scenario and return their arrays.
 
-    ``scenario``: a Scenario, a path to a YAML file, or a mapping. ``params``: None/"default"
-    (table defaults), "posterior" (per-run draws from the calibrated posterior), a mapping for
-    all runs or one mapping per run; ``overrides`` go on top. ``trace=True`` keeps the
-    explanation ledger.
+    ``scenario``: a Scenario, a path to a YAML file, or a mapping. ``params``: None (the
+    default: per-run draws from the shipped calibrated posterior), "posterior" (the same),
+    "default" (the parameter table's values), a posterior CSV, a mapping for all runs (on top of
+    the table's values) or one mapping per run; ``overrides`` go on top. ``trace=True`` keeps
+    the explanation ledger.
     """
     return concat(list(iter_chunks(scenario, runs, seed, months, params, trace, chunk, workers,
                                    overrides)))

@@ -3,7 +3,9 @@
 ``AfPakModel`` is a Mesa 3.5 ``Model``; each ``ActorAgent`` decides by calling the kernel's
 ``decide_actor`` for this run, and the model applies all choices together with the kernel's
 ``apply_month`` (decide-then-apply). There is no second copy of the dynamics: for the same
-scenario, parameters and seed, the numbers equal run 0 of ``model.simulate(..., seed=seed)``.
+scenario, parameters and seed, the numbers equal run 0 of ``model.simulate(..., seed=seed,
+params=...)`` with the same parameters (the table's values: ``params="default"``; ``simulate``
+alone draws from the calibrated posterior).
 
 The constructor's signature is the parameter table (one keyword per parameter, with its default),
 so ``mesa.batch_run(AfPakModel, parameters={...}, rng=[...], max_steps=...)`` works unchanged.

@@ -115,7 +115,8 @@ def test_mesa_face_equals_run_zero(seed, months):
         model.step()
     assert model.month == months
     assert not model.running
-    res = simulate(DEFAULT_SCENARIO, runs=1, seed=seed, months=months)
+    # The Mesa face runs the parameter table's values (its constructor signature is the table).
+    res = simulate(DEFAULT_SCENARIO, runs=1, seed=seed, months=months, params="default")
     trust, aid = _mesa_series(model)
     assert np.array_equal(trust.astype(np.float32), res.trust[0])
     assert np.array_equal(aid.astype(np.float32), res.aid[0])

@@ -128,7 +128,8 @@ def test_values_do_not_depend_on_the_batch():
     outs = O.parse({"t": {"kind": "mean_trust", "pair": "PAK_MIL->US"},
                     "a": {"kind": "total_aid", "flow": "all"},
                     "d": "decisions_reproduced"}, start=START, months=MONTHS)
-    whole = O.compute_all(outs, simulate(HISTORY, runs=7, seed=5, months=MONTHS))
+    whole = O.compute_all(outs, simulate(HISTORY, runs=7, seed=5, months=MONTHS,
+                                         params="default"))
     for ids in ([0, 1, 2], [3], [4, 5, 6]):
         part = O.compute_all(outs, run_block(HISTORY, 5, ids, [{}] * len(ids), MONTHS))
         for name, v in part.items():
