@@ -160,7 +160,8 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         avail[k] = True
     if actor == US:
         d_mil = T[US, MIL] - 0.5
-        util[US_ENGAGE] = pr.bias_us_engage + ts * d_mil
+        # M8: Washington engages an army it distrusts while it needs it.
+        util[US_ENGAGE] = pr.bias_us_engage + ts * d_mil + pr.engage_need_gain * need
         # Patron-client aid: aid follows the patron's need and its trust in the client.
         util[US_MIL_AID] = pr.bias_us_mil_aid + ts * d_mil + pr.aid_need_gain * need
         avail[US_MIL_AID] = aid[0] < 0.95 * pr.mil_aid_cap

@@ -445,6 +445,22 @@ def test_m8_dependence_restrains_cuts_only_while_the_us_means_to_stay():
     assert f[0.95] > f[0.0] + 0.05, f
 
 
+def test_m8_us_engages_a_distrusted_army_while_it_needs_it():
+    low = {"US->PAK_MIL": 0.15}
+    prm = {"engage_need_gain": 6.0, "bias_us_engage": -3.0}
+    f = {}
+    for force in (0.0, 100.0):
+        sc = scenario([], 3, trust=low, state={"us_force": force})
+        f[force] = freq(run(sc, R, 8, prm), "US_ENGAGE", slice(0, 1))
+    assert f[100.0] > 2 * f[0.0], f
+    assert f[100.0] > f[0.0] + 0.1, f
+    # Without the gain, need leaves engagement alone.
+    g = {force: freq(run(scenario([], 3, trust=low, state={"us_force": force}), R, 8,
+                         {**prm, "engage_need_gain": 0.0}), "US_ENGAGE", slice(0, 1))
+         for force in (0.0, 100.0)}
+    assert g[100.0] < f[100.0] - 0.1, (f, g)
+
+
 # --- Civilian aid packages and the Taliban's sanctuary ------------------------------------------
 
 def test_civilian_package_pays_flat_then_runs_down():
