@@ -403,14 +403,20 @@ def start_design(n: int, center: np.ndarray, scale: float, subspace: float, seed
     """``n`` points around ``center`` (unit coordinates; the start point): normal steps of sd
     ``scale`` in a random subspace, reflected into the box. The first point is the centre."""
     rng = _rng(seed, 0, 3)
-    d = len(center)
-    z = rng.normal(0.0, scale, size=(n, d))
-    if subspace < 1.0:
-        mask = rng.random((n, d)) < subspace
-        mask[np.arange(n), rng.integers(0, d, size=n)] = True
-        z = z * mask
+    z = _in_subspace(rng.normal(0.0, scale, size=(n, len(center))), subspace, rng)
     z[0] = 0.0
     return _reflect(center[None, :] + z)
+
+
+def _in_subspace(z: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Steps ``z`` (n x d) kept in a random subset of the coordinates of each row: each with
+    probability ``share``, at least one (DREAM's randomised subspace); ``share`` 1 keeps all."""
+    if share >= 1.0:
+        return z
+    n, d = z.shape
+    mask = rng.random((n, d)) < share
+    mask[np.arange(n), rng.integers(0, d, size=n)] = True
+    return z * mask
 
 
 def _reflect(u: np.ndarray) -> np.ndarray:
@@ -448,12 +454,7 @@ def perturbed_design(parents: np.ndarray, n: int, scale: float, seed: int, wave:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         z = mvn.random(n)
-    if subspace < 1.0:
-        d = parents.shape[1]
-        mask = rng.random((n, d)) < subspace
-        mask[np.arange(n), rng.integers(0, d, size=n)] = True
-        z = z * mask
-    return _reflect(parents[pick] + z), pick, cov
+    return _reflect(parents[pick] + _in_subspace(z, subspace, rng)), pick, cov
 
 
 def log_proposal(u: np.ndarray, designs: Sequence[dict]) -> np.ndarray:
