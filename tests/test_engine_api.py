@@ -40,6 +40,18 @@ def test_posterior_draws_are_per_run_and_reproducible():
     assert len({tuple(r) for r in d.params.tolist()}) == 1
 
 
+def test_simulate_defaults_to_the_posterior():
+    """Without ``params`` every run draws its own set from the shipped posterior; the parameter
+    table's values are one keyword away."""
+    plain = simulate(SC, runs=4, seed=2, months=12)
+    post = simulate(SC, runs=4, seed=2, months=12, params="posterior")
+    table = simulate(SC, runs=4, seed=2, months=12, params="default")
+    np.testing.assert_array_equal(plain.params, post.params)
+    np.testing.assert_array_equal(plain.trust, post.trust)
+    assert not np.array_equal(plain.params, table.params)
+    assert (table.params["forgetting"] == table.params["forgetting"][0]).all()
+
+
 def test_overrides_apply_on_top_of_posterior():
     res = simulate(SC, runs=4, seed=1, months=12, params="posterior",
                    overrides={"forgetting": 0.9})
