@@ -190,7 +190,8 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         # M7: the wish to leave a war that is not being won makes talking to the Taliban
         # worth it (exit pressure x Taliban strength); talks under way carry on.
         util[US_NEGOTIATE] = (pr.bias_us_negotiate + ts * (T[US, TAL] - 0.5)
-                              + pr.exit_gain * (x[X_EXIT] * x[X_TALSTR] + x[X_TALKS]))
+                              + pr.exit_gain * x[X_EXIT] * x[X_TALSTR]
+                              + pr.talks_gain * x[X_TALKS])
     elif actor == MIL:
         d_us = T[MIL, US] - 0.5
         # M1: aid and coercion buy compliance, whatever the army's trust in the US.
@@ -229,9 +230,9 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         util[CIV_DEFY] = pr.bias_civ_defy - ts * d_us + pr.defiance_payoff * host
     elif actor == TAL:
         util[TAL_ATTACK] = (pr.bias_tal_attack + pr.attack_gain * x[X_TALSTR] * need
-                            - pr.exit_gain * x[X_TALKS])
+                            - pr.talks_gain * x[X_TALKS])
         util[TAL_NEGOTIATE] = (pr.bias_tal_negotiate + ts * (T[TAL, US] - 0.5)
-                               + pr.exit_gain * x[X_TALKS])
+                               + pr.talks_gain * x[X_TALKS])
     else:  # INDIA
         d_us = T[IND, US] - 0.5
         util[IND_ENGAGE_AFG] = pr.bias_ind_engage_afg + ts * (d_us - x[X_INDIA])

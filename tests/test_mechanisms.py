@@ -302,6 +302,19 @@ def test_m7_exit_pressure_and_talks_invite_mediation():
         assert f[0.9, 0.8] > f[other] + 0.05, f
 
 
+def test_m7_talks_under_way_keep_both_sides_negotiating():
+    # talks_gain, not exit_gain, carries talks on: with no exit pressure and no Taliban strength,
+    # open talks still pull the US and the Taliban to the table.
+    prm = {"bias_us_negotiate": -6.0, "bias_tal_negotiate": -6.0, "exit_gain": 0.0}
+    state = {"us_exit_pressure": 0.0, "taliban_strength": 0.0, "talks": 0.8}
+    on = run(scenario([], 3, state=state), R, 7, {**prm, "talks_gain": 10.0})
+    off = run(scenario([], 3, state=state), R, 7, {**prm, "talks_gain": 0.0})
+    for act in ("US_NEGOTIATE", "TAL_NEGOTIATE"):
+        f_on, f_off = freq(on, act, slice(0, 1)), freq(off, act, slice(0, 1))
+        assert f_on > 3 * f_off + 0.05, (act, f_on, f_off)
+    assert freq(on, "TAL_ATTACK", slice(0, 1)) <= freq(off, "TAL_ATTACK", slice(0, 1))
+
+
 def test_m7_us_negotiates_to_leave_a_war_it_is_not_winning():
     # Exit pressure pulls the US to the table in proportion to Taliban strength.
     prm = {"bias_us_negotiate": -6.0, "exit_gain": 12.0}
