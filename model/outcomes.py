@@ -28,7 +28,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+)
 
 from model import params as P
 from model import spec
@@ -89,49 +97,20 @@ def _pair(v: str) -> str:
     return v
 
 
-class _PairOpts(_Opts):
-    pair: str
-
-    @field_validator("pair")
-    @classmethod
-    def _pair(cls, v: str) -> str:
-        return _pair(v)
-
-
-class _PairPeriod(_Period):
-    pair: str
-
-    @field_validator("pair")
-    @classmethod
-    def _pair(cls, v: str) -> str:
-        return _pair(v)
-
-
 FLOWS = tuple(f"{d}->{r}" for d, r in spec.AID_FLOWS)
 
 
-class _FlowPeriod(_Period):
-    #: 'US->PAK_MIL', 'US->PAK_CIV' or 'all' (their sum).
-    flow: str = "all"
-
-    @field_validator("flow")
-    @classmethod
-    def _flow(cls, v: str) -> str:
-        if v != "all" and v not in FLOWS:
-            raise ValueError(f"unknown aid flow {v!r}; expected one of {', '.join(FLOWS)} or "
-                             f"all{P.suggest(v, FLOWS)}")
-        return v
+def _flow(v: str) -> str:
+    if v != "all" and v not in FLOWS:
+        raise ValueError(f"unknown aid flow {v!r}; expected one of {', '.join(FLOWS)} or "
+                         f"all{P.suggest(v, FLOWS)}")
+    return v
 
 
-class _ActionPeriod(_Period):
-    action: str
-
-    @field_validator("action")
-    @classmethod
-    def _action(cls, v: str) -> str:
-        if v not in spec.ACTION_INDEX:
-            raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
-        return v
+def _action(v: str) -> str:
+    if v not in spec.ACTION_INDEX:
+        raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
+    return v
 
 
 def _var(v: str) -> str:
@@ -140,22 +119,36 @@ def _var(v: str) -> str:
     return v
 
 
-class _VarOpts(_Opts):
-    var: str
+#: Validated field types, one per vocabulary (pydantic ``AfterValidator``).
+Pair = Annotated[str, AfterValidator(_pair)]
+Flow = Annotated[str, AfterValidator(_flow)]
+ActionName = Annotated[str, AfterValidator(_action)]
+StateVarName = Annotated[str, AfterValidator(_var)]
 
-    @field_validator("var")
-    @classmethod
-    def _var(cls, v: str) -> str:
-        return _var(v)
+
+class _PairOpts(_Opts):
+    pair: Pair
+
+
+class _PairPeriod(_Period):
+    pair: Pair
+
+
+class _FlowPeriod(_Period):
+    #: 'US->PAK_MIL', 'US->PAK_CIV' or 'all' (their sum).
+    flow: Flow = "all"
+
+
+class _ActionPeriod(_Period):
+    action: ActionName
+
+
+class _VarOpts(_Opts):
+    var: StateVarName
 
 
 class _VarPeriod(_Period):
-    var: str
-
-    @field_validator("var")
-    @classmethod
-    def _var(cls, v: str) -> str:
-        return _var(v)
+    var: StateVarName
 
 
 class _Decisions(_Period):

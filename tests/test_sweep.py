@@ -452,8 +452,11 @@ def test_dask_worker_killed_mid_sweep(tmp_path):
             os.kill(pids[addr], signal.SIGKILL)
             killed.append(pids[addr])
 
-        report = S.run_sweep(sw, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                             chunk=32, progress=False, on_chunk=kill_one)
+        # The sweep runs on this test's client: a second Client in the same process (as
+        # ``scheduler=`` would make) runs its own event loop, and futures of the two clients
+        # waiting side by side intermittently failed with "bound to a different event loop".
+        report = S.run_sweep(sw, tmp_path / "dask", client=client, chunk=32, progress=False,
+                             on_chunk=kill_one)
         assert killed
         assert in_flight[0] >= 1, "the killed worker had chunks in flight"
         assert report.computed_chunks == 10
@@ -462,6 +465,19 @@ def test_dask_worker_killed_mid_sweep(tmp_path):
         assert killed[0] not in client.run(os.getpid).values()
     pd.testing.assert_frame_equal(S.load_results(tmp_path / "dask"),
                                   S.load_results(tmp_path / "ref"))
+
+
+def test_dask_scheduler_address(reference, tmp_path):
+    """``--scheduler ADDR``: the sweep connects its own client to a running scheduler."""
+    from distributed import LocalCluster
+
+    spec, ref = reference
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        report = S.run_sweep(S.load_spec(spec), tmp_path / "out",
+                             scheduler=cluster.scheduler_address, progress=False)
+    assert report.computed_runs == len(ref)
+    pd.testing.assert_frame_equal(S.load_results(tmp_path / "out"), ref)
 
 
 def test_dask_local_cluster_from_the_command_line(reference, tmp_path, capsys):
