@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from model import outcomes as O
 from model import params as P
 from model.engine import simulate
 from model.errors import ModelInputError
@@ -257,14 +258,10 @@ def find_folders(root: Path = ROOT, depth: int = 3) -> list[Path]:
 
 
 # ---------------------------------------------------------------------- a small sweep here
-#: Outcomes of a sweep run from the page, in ``model.outcomes`` spec form.
-SMALL_OUTCOMES = {
-    "final_trust_mil_us": {"kind": "final_trust", "pair": "PAK_MIL->US"},
-    "mean_trust_us_mil": {"kind": "mean_trust", "pair": "US->PAK_MIL"},
-    "total_aid": {"kind": "total_aid", "flow": "all"},
-    "months_route_closed": "months_route_closed",
-    "hedging": {"kind": "action_count", "action": "MIL_HEDGE"},
-}
+#: Outcomes of a sweep run from the page, in ``model.outcomes`` spec form: the model's default
+#: set, with the army's hedging in place of US strikes.
+SMALL_OUTCOMES = {**{k: v for k, v in O.DEFAULT.items() if k != "strikes"},
+                  "hedging": {"kind": "action_count", "action": "MIL_HEDGE"}}
 
 
 @dataclass

@@ -635,9 +635,9 @@ def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh
     s.check()
     t0 = time.perf_counter()
     store = Store(Path(out))
+    start = load_start(s.start) if s.start and s.start_share > 0 else None
     manifest = {"format": FORMAT, "settings": asdict(s), "problem": prob.describe(),
-                "start": load_start(s.start) if s.start and s.start_share > 0 else None,
-                "code": fingerprint()}
+                "start": start, "code": fingerprint()}
     store.open(manifest, resume=resume, fresh=fresh)
     n_w, R = s.points_per_wave, s.replicates
     done = _runs_done(store, s)
@@ -654,7 +654,7 @@ def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh
                     n_start = round(s.start_share * n_w)
                     u0 = sobol_design(n_w - n_start, prob.dim, s.seed)
                     if n_start:
-                        centre = prob.to_unit(load_start(s.start))
+                        centre = prob.to_unit(start)
                         u0 = np.concatenate([u0, start_design(
                             n_start, centre, s.start_scale, s.subspace, s.seed)])
                     des = {"u": u0}

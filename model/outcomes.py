@@ -41,6 +41,7 @@ from pydantic import (
 from model import params as P
 from model import spec
 from model.errors import ModelInputError
+from model.scenario import known_action, known_state_var
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -107,23 +108,11 @@ def _flow(v: str) -> str:
     return v
 
 
-def _action(v: str) -> str:
-    if v not in spec.ACTION_INDEX:
-        raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
-    return v
-
-
-def _var(v: str) -> str:
-    if v not in spec.STATE_INDEX:
-        raise ValueError(f"unknown state variable {v!r}{P.suggest(v, spec.STATE_INDEX)}")
-    return v
-
-
 #: Validated field types, one per vocabulary (pydantic ``AfterValidator``).
 Pair = Annotated[str, AfterValidator(_pair)]
 Flow = Annotated[str, AfterValidator(_flow)]
-ActionName = Annotated[str, AfterValidator(_action)]
-StateVarName = Annotated[str, AfterValidator(_var)]
+ActionName = Annotated[str, AfterValidator(known_action)]
+StateVarName = Annotated[str, AfterValidator(known_state_var)]
 
 
 class _PairOpts(_Opts):

@@ -85,16 +85,23 @@ def _check_state_value(name: str, val: float, what: str = "state") -> None:
         raise ValueError(f"{what} {name!r} = {val}: expected 1 or 0 ({sv.help})")
 
 
-def _known_action(v: str | None) -> str | None:
+def known_action(v: str | None) -> str | None:
+    """An action name of ``model.spec`` (None passes); ValueError with a did-you-mean."""
     if v is not None and v not in spec.ACTION_INDEX:
         raise ValueError(f"unknown action {v!r}{P.suggest(v, spec.ACTION_INDEX)}")
     return v
 
 
+def known_state_var(v: str) -> str:
+    """A scalar state variable of ``model.spec``; ValueError with a did-you-mean."""
+    if v not in spec.STATE_INDEX:
+        raise ValueError(f"unknown state variable {v!r}{P.suggest(v, spec.STATE_INDEX)}")
+    return v
+
+
 def _known_effects(v: dict) -> dict:
     for k, eff in v.items():
-        if k not in spec.STATE_INDEX:
-            raise ValueError(f"unknown state variable {k!r}{P.suggest(k, spec.STATE_INDEX)}")
+        known_state_var(k)
         if eff.set is not None:
             _check_state_value(k, eff.set, "effect")
     return v
@@ -154,7 +161,7 @@ class EventSpec(BaseModel):
     @field_validator("action")
     @classmethod
     def _action(cls, v: str | None) -> str | None:
-        return _known_action(v)
+        return known_action(v)
 
     @field_validator("cameo")
     @classmethod
@@ -211,8 +218,7 @@ class Initial(BaseModel):
     @classmethod
     def _state(cls, v: dict) -> dict:
         for k, val in v.items():
-            if k not in spec.STATE_INDEX:
-                raise ValueError(f"unknown state variable {k!r}{P.suggest(k, spec.STATE_INDEX)}")
+            known_state_var(k)
             _check_state_value(k, val)
         return v
 
@@ -321,13 +327,13 @@ class Intervention(BaseModel):
     @field_validator("force")
     @classmethod
     def _force(cls, v: str | None) -> str | None:
-        return _known_action(v)
+        return known_action(v)
 
     @field_validator("forbid")
     @classmethod
     def _forbid(cls, v: list[str]) -> list[str]:
         for a in v:
-            _known_action(a)
+            known_action(a)
             if a.endswith("_HOLD"):
                 raise ValueError(f"{a} (the status quo) cannot be forbidden")
         return v
@@ -415,7 +421,7 @@ class TriggerThen(BaseModel):
     @field_validator("action")
     @classmethod
     def _action(cls, v: str | None) -> str | None:
-        return _known_action(v)
+        return known_action(v)
 
     @field_validator("effects")
     @classmethod
