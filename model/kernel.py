@@ -160,10 +160,13 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         avail[k] = True
     if actor == US:
         d_mil = T[US, MIL] - 0.5
+        # M7: while talks with the Taliban are under way, the army's ties to them make it a
+        # broker worth courting: relations warm and aid resumes.
+        lev = pr.leverage_gain * x[X_TALKS] * T[MIL, TAL]
         # M8: Washington engages an army it distrusts while it needs it.
-        util[US_ENGAGE] = pr.bias_us_engage + ts * d_mil + pr.engage_need_gain * need
+        util[US_ENGAGE] = pr.bias_us_engage + ts * d_mil + pr.engage_need_gain * need + lev
         # Patron-client aid: aid follows the patron's need and its trust in the client.
-        util[US_MIL_AID] = pr.bias_us_mil_aid + ts * d_mil + pr.aid_need_gain * need
+        util[US_MIL_AID] = pr.bias_us_mil_aid + ts * d_mil + pr.aid_need_gain * need + lev
         avail[US_MIL_AID] = aid[0] < 0.95 * pr.mil_aid_cap
         # M5: Washington backs a civilian government that holds power with civilian aid.
         util[US_CIV_AID] = (pr.bias_us_civ_aid + ts * (T[US, CIV] - 0.5)

@@ -315,6 +315,26 @@ def test_m7_talks_under_way_keep_both_sides_negotiating():
     assert freq(on, "TAL_ATTACK", slice(0, 1)) <= freq(off, "TAL_ATTACK", slice(0, 1))
 
 
+def test_m7_talks_make_the_army_a_broker_worth_courting():
+    # While talks are under way, the army's ties to the Taliban pull the US to engage it and to
+    # resume its aid: in proportion to talks x T[PAK_MIL->TALIBAN], and not without the gain.
+    low = {"US->PAK_MIL": 0.2, "PAK_MIL->TALIBAN": 0.9}
+    prm = {"bias_us_engage": -4.0, "bias_us_mil_aid": -4.0, "leverage_gain": 8.0,
+           "talks_gain": 0.0, "exit_gain": 0.0, "engage_need_gain": 0.0, "aid_need_gain": 0.0}
+    f = {}
+    for talks, gain in ((0.8, 8.0), (0.0, 8.0), (0.8, 0.0)):
+        sc = scenario([], 3, trust=low, state={"talks": talks})
+        res = run(sc, R, 12, {**prm, "leverage_gain": gain})
+        f[talks, gain] = (freq(res, "US_ENGAGE", slice(0, 1)), freq(res, "US_MIL_AID", slice(0, 1)))
+    for other in ((0.0, 8.0), (0.8, 0.0)):
+        for k in (0, 1):  # engagement, then aid
+            assert f[0.8, 8.0][k] > 3 * f[other][k] + 0.03, f
+    # Ties matter: an army the Taliban do not count on is no broker.
+    weak = run(scenario([], 3, trust={**low, "PAK_MIL->TALIBAN": 0.05}, state={"talks": 0.8}),
+               R, 12, prm)
+    assert freq(weak, "US_ENGAGE", slice(0, 1)) < f[0.8, 8.0][0] - 0.05, f
+
+
 def test_m7_us_negotiates_to_leave_a_war_it_is_not_winning():
     # Exit pressure pulls the US to the table in proportion to Taliban strength.
     prm = {"bias_us_negotiate": -6.0, "exit_gain": 12.0}
