@@ -182,10 +182,15 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         # long as it means to stay: exit pressure shortens the shadow of the future.
         # M4 feeds suspensions too: attacks read through distrust call for a cut.
         # M1 reprisal: aid buys compliance, so a closed supply route is answered by a cut.
+        # M4 also reads the insurgency's strength as the work of the army's proxies (the safe
+        # havens), through distrust, the more so as the US wants out of a war it is not winning.
+        # M7: a broker is not cut off while talks are under way.
+        havens = x[X_TALSTR] * x[X_PROXY] * x[X_EXIT]
         util[US_SUSPEND_AID] = (pr.bias_us_suspend_aid - ts * d_mil
                                 - pr.dependence_restraint * need * (1.0 - x[X_EXIT])
-                                + pr.threat_response * x[X_ATTACKS] * (1.0 - T[US, MIL])
-                                + pr.reprisal_gain * (1.0 - x[X_ROUTE]))
+                                + (pr.threat_response * x[X_ATTACKS]
+                                   + pr.haven_blame * havens) * (1.0 - T[US, MIL])
+                                + pr.reprisal_gain * (1.0 - x[X_ROUTE]) - lev)
         avail[US_SUSPEND_AID] = aid[0] > 0.1 * pr.mil_aid_cap
         util[US_PARTNER_INDIA] = pr.bias_us_partner_india + ts * (T[US, IND] - 0.5)
         util[US_BACK_CIVILIANS] = (pr.bias_us_back_civilians + ts * (T[US, CIV] - T[US, MIL])

@@ -478,6 +478,43 @@ def test_m8_dependence_restrains_cuts_only_while_the_us_means_to_stay():
     assert f[0.95] > f[0.0] + 0.05, f
 
 
+def test_m4_safe_havens_a_us_that_wants_out_blames_the_army_for_the_insurgency():
+    # The insurgency's strength, read as the work of the army's proxies through distrust, pulls
+    # a US that wants out to suspend aid: in proportion to Taliban strength x proxy support x
+    # exit pressure, and only with the gain.
+    low = {"US->PAK_MIL": 0.2}
+    prm = {"bias_us_suspend_aid": -6.0, "dependence_restraint": 0.0, "haven_blame": 12.0}
+    f = {}
+    cases = ((0.8, 0.9, 0.9, 12.0), (0.05, 0.9, 0.9, 12.0), (0.8, 0.05, 0.9, 12.0),
+             (0.8, 0.9, 0.0, 12.0), (0.8, 0.9, 0.9, 0.0))
+    for tal, proxy, exit_, gain in cases:
+        sc = scenario([], 3, aid=AID, trust=low,
+                      state={"taliban_strength": tal, "proxy_support": proxy,
+                             "us_exit_pressure": exit_})
+        f[tal, proxy, exit_, gain] = freq(run(sc, R, 7, {**prm, "haven_blame": gain}),
+                                          "US_SUSPEND_AID", slice(0, 1))
+    strong = f[cases[0]]
+    for other in cases[1:]:
+        assert strong > 3 * f[other] + 0.03, f
+
+
+def test_m7_a_broker_is_not_cut_off_while_talks_are_under_way():
+    # The leverage that pulls the US to engage the army holds back a suspension of its aid. The
+    # same leverage lifts engagement and aid, which crowd every other act out of the softmax; the
+    # odds of a suspension against pressure (untouched by the leverage) isolate the restraint.
+    prm = {"bias_us_suspend_aid": 0.0, "bias_us_pressure": 0.0, "dependence_restraint": 0.0,
+           "talks_gain": 0.0, "exit_gain": 0.0, "choice_temperature": 1.0}
+    odds = {}
+    for talks, gain in ((0.8, 3.0), (0.0, 3.0), (0.8, 0.0)):
+        sc = scenario([], 2, aid=AID, trust={"US->PAK_MIL": 0.2, "PAK_MIL->TALIBAN": 0.9},
+                      state={"talks": talks})
+        res = run(sc, 4000, 8, {**prm, "leverage_gain": gain})
+        odds[talks, gain] = (freq(res, "US_SUSPEND_AID", slice(0, 1))
+                             / freq(res, "US_PRESSURE", slice(0, 1)))
+    for other in ((0.0, 3.0), (0.8, 0.0)):
+        assert 3 * odds[0.8, 3.0] < odds[other], odds
+
+
 def test_m8_us_engages_a_distrusted_army_while_it_needs_it():
     low = {"US->PAK_MIL": 0.15}
     prm = {"engage_need_gain": 6.0, "bias_us_engage": -3.0}
