@@ -579,10 +579,8 @@ def _run_stage(store: Store, prob: Problem, s: Settings, wave: int, x: np.ndarra
         else:
             if stop_after is not None and counter[0] >= stop_after:
                 raise InterruptedForTestError
-            if s.common_numbers:
-                m, v = evaluate_points(prob, x[lo:hi], s.seed, run_base, reps, common=True)
-            else:
-                m, v = evaluate_points(prob, x[lo:hi], s.seed, run_base + lo * reps, reps)
+            first = run_base if s.common_numbers else run_base + lo * reps
+            m, v = evaluate_points(prob, x[lo:hi], s.seed, first, reps, s.common_numbers)
             store.write_part(wave, c, m, v)
             counter[0] += 1
             bar.update((hi - lo) * reps)
