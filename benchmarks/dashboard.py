@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     t0 = time.perf_counter()
     import dashboard.core  # noqa: F401
-    import model.engine  # noqa: F401  (numba kernels: loaded once per process)
+    import model.engine.runner  # noqa: F401  (numba kernels: loaded once per process)
     imports = time.perf_counter() - t0
     # Warm-up: the first simulate of a process loads the compiled kernels.
     from model import simulate

@@ -7,10 +7,11 @@ The sweep is ``scenarios/sweeps/history_sobol.yaml`` with its N set to the power
 brings the run count nearest to ``--runs``. Each configuration runs in a fresh process, so peak
 memory (``ru_maxrss``) is its own:
 
-- ``engine``: ``model.engine.iter_chunks`` over the same number of runs (default parameters),
+- ``engine``: ``model.engine.runner.iter_chunks`` over the same number of runs (default parameters),
   results discarded: the bare engine's throughput (one process; the numba kernel uses every
   core);
-- ``sweep``: ``model.sweep.run_sweep`` in the driver process (the default, ``--workers 1``;
+- ``sweep``: ``model.experiments.sweep.run_sweep`` in the driver process (the default, ``--workers
+1``;
   every core through numba), outcomes computed and written to Parquet;
 - ``pool2``: a local process pool of 2 workers (``--workers 2``), one numba thread each;
 - ``dask1``, ``dask2``: a Dask LocalCluster of 1 or 2 single-threaded worker processes
@@ -41,7 +42,7 @@ CONFIGS = ("engine", "sweep", "pool2", "dask1", "dask2")
 
 
 def _samples_for(runs: int) -> int:
-    from model import sweep as S
+    from model.experiments import sweep as S
 
     sw = S.load_spec(SPEC)
     per_n = sw.runs // sw.samples
@@ -50,11 +51,11 @@ def _samples_for(runs: int) -> int:
 
 def _one(kind: str, runs: int, chunk: int, out: Path) -> dict:
     """One configuration, in this (fresh) process."""
-    from model import sweep as S
+    from model.experiments import sweep as S
 
     sw = S.load_spec(SPEC, samples=_samples_for(runs))
     if kind == "engine":
-        from model.engine import iter_chunks
+        from model.engine.runner import iter_chunks
 
         t0 = time.perf_counter()
         n = 0

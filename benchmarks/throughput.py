@@ -8,7 +8,7 @@ months, in this one process:
 
 - ``mesa``: ``mesa.batch_run(AfPakModel, parameters={"months": months}, rng=[0..mesa_runs),
   max_steps=months)``, one Mesa model per seed, stepped in Python;
-- ``batched``: ``model.engine.iter_chunks`` over ``--runs`` runs in chunks of ``--chunk``,
+- ``batched``: ``model.engine.runner.iter_chunks`` over ``--runs`` runs in chunks of ``--chunk``,
   each chunk's results dropped once yielded (memory stays flat), on numba's threads.
 
 Both are compiled and warmed up first, so the timings exclude numba's compilation (or loading
@@ -50,7 +50,7 @@ def run_mesa(runs: int, months: int) -> float:
     """Seconds for ``mesa.batch_run`` over seeds 0..runs-1."""
     import mesa
 
-    from model.mesa_model import AfPakModel
+    from model.adapters.mesa_model import AfPakModel
 
     t0 = time.perf_counter()
     out = mesa.batch_run(AfPakModel, parameters={"months": months}, rng=list(range(runs)),
@@ -63,7 +63,7 @@ def run_mesa(runs: int, months: int) -> float:
 
 def run_batched(runs: int, months: int, chunk: int, seed: int) -> float:
     """Seconds for the batched engine over ``runs`` runs, consumed chunk by chunk."""
-    from model.engine import iter_chunks
+    from model.engine.runner import iter_chunks
 
     t0 = time.perf_counter()
     done = 0
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import numba
 
-    from model.mesa_model import DEFAULT_SCENARIO
+    from model.adapters.mesa_model import DEFAULT_SCENARIO
 
     if DEFAULT_SCENARIO.resolve() != SCENARIO.resolve():
         raise RuntimeError(f"AfPakModel's default scenario {DEFAULT_SCENARIO} is not {SCENARIO}")

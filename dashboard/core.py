@@ -18,14 +18,15 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from model import params as P
-from model import spec, yamlio
-from model.catalog import load_catalog
-from model.engine import Results, simulate
-from model.errors import ModelInputError
-from model.history import score
-from model.paths import ROOT, SCENARIOS
-from model.scenario import Scenario, from_mapping, month_index
+from model.analysis.history import score
+from model.core import params as P
+from model.core import spec
+from model.engine.runner import Results, simulate
+from model.inputs.catalog import load_catalog
+from model.inputs.scenario import Scenario, from_mapping, month_index
+from model.io import yamlio
+from model.io.errors import ModelInputError
+from model.io.paths import ROOT, SCENARIOS
 
 CONTENT = Path(__file__).resolve().parent / "content"
 ODD_PATH = ROOT / "docs" / "ODD.md"
@@ -168,7 +169,7 @@ def window(text: str) -> tuple[str, int]:
 def parameter_sets() -> str:
     """The model's parameter sets: the calibrated posterior when one is shipped (one set drawn
     per run), else the parameter table's defaults."""
-    from model.calibrate import posterior_exists
+    from model.engine.paramsets import posterior_exists
 
     return "posterior" if posterior_exists() else "default"
 
@@ -430,7 +431,7 @@ def first_difference(text_a: str, text_b: str, runs: int, seed: int) -> str | No
 
 def common_years(text_a: str, text_b: str) -> list[int]:
     """Calendar years that both scenarios' windows touch."""
-    from model.scenario import month_label
+    from model.inputs.scenario import month_label
 
     (sa, na), (sb, nb) = window(text_a), window(text_b)
     lo = max(int(sa[:4]), int(sb[:4]))
@@ -440,10 +441,11 @@ def common_years(text_a: str, text_b: str) -> list[int]:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def explain(text_a: str, text_b: str, runs: int, seed: int) -> tuple[list[str], list[str]] | None:
-    """``model.compare``'s summary and ledger-based reasons, when the model offers it and both
+    """``model.analysis.compare``'s summary and ledger-based reasons, when the model offers it and
+    both
     scenarios cover the same months; else None."""
     try:
-        from model import compare as mcompare
+        from model.analysis import compare as mcompare
     except ImportError:
         return None
     if not hasattr(mcompare, "compare") or window(text_a) != window(text_b):

@@ -21,7 +21,7 @@ import yaml
 
 from dashboard import core
 from dashboard.outcomes import Outcome, describe, summarise
-from model.errors import ModelInputError
+from model.io.errors import ModelInputError
 
 LESSON_DIR = core.CONTENT / "lessons"
 SECTIONS = ("The question", "What the model says", "What happened", "Teacher notes")

@@ -4,7 +4,7 @@ An ``Outcome`` is a question asked of every run over a period of months ("is the
 closed at some point in 2011?", "PAK_MIL's mean trust in the US in 2012"). Yes/no outcomes are
 summarised as the share of runs with a 95% Wilson interval (the Monte Carlo error of the share);
 numeric ones as the median with the 5–95% range across runs. The Compare page and the lessons
-both use these; ``model.compare`` may take them over later.
+both use these; ``model.analysis.compare`` may take them over later.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model import spec
-from model.engine import Results
+from model.core import spec
+from model.engine.runner import Results
 
 KINDS = ("route_closed", "drones_off", "action", "action_share", "trust", "aid", "state")
 BINARY = ("route_closed", "drones_off", "action")

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from dashboard import core
-from model import spec
-from model.engine import Results
-from model.errors import ModelInputError
-from model.scenario import month_index, month_label
+from model.core import spec
+from model.engine.runner import Results
+from model.inputs.scenario import month_index, month_label
+from model.io.errors import ModelInputError
 
 
 def repertoire(actor: str) -> list[spec.Action]:

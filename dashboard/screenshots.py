@@ -101,7 +101,7 @@ def run(out: Path) -> None:
         page.get_by_role("button", name="Run the sweep").click()
         page.get_by_text("Sensitivity of").first.wait_for(timeout=120_000)
         browser.wait_rendered(page)
-        scroll_to(page, "via model.sweep")
+        scroll_to(page, "via model.experiments.sweep")
         shoot(page, out / "sweeps.png")
         # Classroom: commit a prediction in the first lesson.
         goto(page, f"{url}/classroom", browser.PAGES["classroom"])

@@ -5,7 +5,7 @@ columns), a ``manifest.json`` describing them, and optionally ``sensitivity*.csv
 sensitivity indices. ``load`` reads such a folder and refuses anything else with a message that
 says what was expected; it never writes. ``small_sweep`` samples a few parameters over their
 bounds and runs one model run per point, for a quick look when no folder is at hand (a stand-in
-until ``model.sweep`` offers it).
+until ``model.experiments.sweep`` offers it).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from model import outcomes as O
-from model import params as P
-from model.engine import simulate
-from model.errors import ModelInputError
-from model.paths import ROOT
-from model.scenario import Scenario
+from model.analysis import outcomes as O
+from model.core import params as P
+from model.engine.runner import simulate
+from model.inputs.scenario import Scenario
+from model.io.errors import ModelInputError
+from model.io.paths import ROOT
 
 #: Columns that identify a run rather than describe it.
 ID_COLUMNS = {"run", "run_id", "seed", "chunk", "sample", "replicate", "point", "index", "id"}
@@ -89,7 +89,7 @@ def sensitivity_long(df: pd.DataFrame, source: str = "") -> pd.DataFrame:
 
     Accepts a long table (columns parameter, index, value and lo/hi or conf) or a wide one in
     SALib's shape (a parameter column, index columns such as S1, ST, mu_star, and their
-    ``*_conf`` half-widths), as ``model.sweep.analyze`` writes them.
+    ``*_conf`` half-widths), as ``model.experiments.sweep.analyze`` writes them.
     """
     cols = {c.lower(): c for c in df.columns}
     pcol = next((cols[c] for c in ("parameter", "param", "name", "names") if c in cols), None)
@@ -145,9 +145,9 @@ def read_sensitivity(path: Path) -> pd.DataFrame:
 
 
 def _sweep_module():
-    """``model.sweep`` when it offers what the page uses (it is optional), else None."""
+    """``model.experiments.sweep`` when it offers what the page uses (it is optional), else None."""
     try:
-        from model import sweep as msweep
+        from model.experiments import sweep as msweep
     except ImportError:
         return None
     needed = ("read_manifest", "load_results", "from_mapping", "run_sweep", "analyze", "FORMAT")
@@ -180,7 +180,8 @@ def load(folder: str | Path) -> Sweep:
     """Read a sweep results folder; raises ``SweepError`` saying what is wrong with it.
 
     A folder written by ``python -m model sweep`` (manifest format ``afpak-sweep/1``) is read
-    with ``model.sweep``; any other folder of Parquet files with one row per run works too, its
+    with ``model.experiments.sweep``; any other folder of Parquet files with one row per run works
+    too, its
     parameter columns recognised by name (or listed in a ``manifest.json``).
     """
     text = str(folder).strip()
@@ -258,7 +259,8 @@ def find_folders(root: Path = ROOT, depth: int = 3) -> list[Path]:
 
 
 # ---------------------------------------------------------------------- a small sweep here
-#: Outcomes of a sweep run from the page, in ``model.outcomes`` spec form: the model's default
+#: Outcomes of a sweep run from the page, in ``model.analysis.outcomes`` spec form: the model's
+#: default
 #: set, with the army's hedging in place of US strikes.
 SMALL_OUTCOMES = {**{k: v for k, v in O.DEFAULT.items() if k != "strikes"},
                   "hedging": {"kind": "action_count", "action": "MIL_HEDGE"}}
@@ -289,7 +291,7 @@ def sample(names: Sequence[str], n: int, seed: int) -> pd.DataFrame:
 
 
 def run_outcomes(res) -> pd.DataFrame:
-    """Per-run outcome columns when ``model.sweep`` is not available (same names)."""
+    """Per-run outcome columns when ``model.experiments.sweep`` is not available (same names)."""
     return pd.DataFrame({
         "final_trust_mil_us": res.trust_series("PAK_MIL", "US")[:, -1].astype(np.float64),
         "mean_trust_us_mil": res.trust_series("US", "PAK_MIL")[:, 1:].astype(np.float64
@@ -304,7 +306,8 @@ def small_sweep(sc: Scenario, names: Sequence[str], n: int, seed: int,
                 method: str = "lhs") -> SmallSweep:
     """Sample ``names`` over their table bounds and run one model run per point.
 
-    With ``model.sweep`` the sweep runs through it (sampler ``lhs`` or ``sobol``, written to a
+    With ``model.experiments.sweep`` the sweep runs through it (sampler ``lhs`` or ``sobol``,
+    written to a
     temporary folder that is removed afterwards) and its analysis gives the indices; without
     it, a Latin hypercube here and Spearman rank correlations.
     """
@@ -330,7 +333,7 @@ def small_sweep(sc: Scenario, names: Sequence[str], n: int, seed: int,
             an = msweep.analyze(out, dest=Path(tmp) / "analysis", plots=False)
         sens = pd.concat([sensitivity_long(t.assign(outcome=k), k)
                           for k, t in an.tables.items()], ignore_index=True)
-        return SmallSweep(df, names, list(SMALL_OUTCOMES), sens, method, "model.sweep")
+        return SmallSweep(df, names, list(SMALL_OUTCOMES), sens, method, "model.experiments.sweep")
     pts = sample(names, n, seed)
     res = simulate(sc, runs=n, seed=seed, params=pts.to_dict("records"))
     df = pd.concat([pd.DataFrame({"run_id": np.arange(n)}), pts, run_outcomes(res)], axis=1)

@@ -9,7 +9,7 @@ Quick start::
     res.to_frame()                       # long table
 """
 
-from model.engine import Results, iter_chunks, simulate
-from model.scenario import Scenario, load_scenario
+from model.engine.runner import Results, iter_chunks, simulate
+from model.inputs.scenario import Scenario, load_scenario
 
 __all__ = ["Results", "Scenario", "iter_chunks", "load_scenario", "simulate"]

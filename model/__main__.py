@@ -1,7 +1,7 @@
-"""``python -m model``: the command line (see ``model.cli``)."""
+"""``python -m model``: the command line (see ``model.cli.main``)."""
 
 import sys
 
-from model.cli import main
+from model.cli.main import main
 
 sys.exit(main())

@@ -1,8 +1,10 @@
 """Shared helpers for the engine's test layers: small scenarios built in Python, scripted events,
 quiet parameter sets that silence the agents, and ensemble statistics.
 
-The tests address the model only through its public faces (``model.spec``, ``model.params``,
-``model.scenario``, ``model.engine``, the kernel's documented rules and the Mesa face).
+The tests address the model only through its public faces (``model.core.spec``,
+``model.core.params``,
+``model.inputs.scenario``, ``model.engine.runner``, the kernel's documented rules and the Mesa
+face).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from model import params as P
-from model import spec
-from model.engine import Results, simulate
-from model.scenario import Scenario, from_mapping, month_label
+from model.core import params as P
+from model.core import spec
+from model.engine.runner import Results, simulate
+from model.inputs.scenario import Scenario, from_mapping, month_label
 
 settings.register_profile(
     "engine", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)

@@ -1,4 +1,5 @@
-"""Calibration (model/calibrate.py): parameter recovery on synthetic data, resume after an
+"""Calibration (model/calibration/calibrate.py): parameter recovery on synthetic data, resume after
+an
 interruption, determinism, the posterior file and its per-run draws.
 
 The calibrations here are tiny: a 60-month scenario, three free parameters and a few thousand
@@ -11,11 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import calibrate as C
-from model import params as P
-from model import targets as TG
-from model.engine import simulate
-from model.scenario import from_mapping, month_label
+from model.calibration import calibrate as C
+from model.calibration import targets as TG
+from model.core import params as P
+from model.engine.paramsets import PosteriorError
+from model.engine.runner import simulate
+from model.inputs.scenario import from_mapping, month_label
 
 START, MONTHS = "2001-01", 60
 #: Parameters to recover, with the "true" values that make the synthetic data.
@@ -242,13 +244,13 @@ def test_load_posterior_checks_bounds_and_columns(reference, tmp_path):
     df = reference.posterior_frame()
     df.loc[0, "bias_civ_align"] = 99.0
     df.to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(C.CalibrationError, match="bounds"):
+    with pytest.raises(PosteriorError, match="bounds"):
         C.load_posterior(tmp_path / "bad.csv")
     df = reference.posterior_frame().drop(columns="weight")
     df.to_csv(tmp_path / "noweight.csv", index=False)
-    with pytest.raises(C.CalibrationError, match="weight"):
+    with pytest.raises(PosteriorError, match="weight"):
         C.load_posterior(tmp_path / "noweight.csv")
-    with pytest.raises(C.CalibrationError, match="no posterior"):
+    with pytest.raises(PosteriorError, match="no posterior"):
         C.load_posterior(tmp_path / "missing.csv")
 
 

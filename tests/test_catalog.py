@@ -1,4 +1,4 @@
-"""Tests of the documented-history catalog (model/catalog.py, model/data/events.yaml).
+"""Tests of the documented-history catalog (model/inputs/catalog.py, model/data/events.yaml).
 
 Layers: data checks read the YAML and the article files directly (independently of the loader),
 so a loader bug cannot hide a bad quote; loader checks cover the API; bad-input checks write small
@@ -17,7 +17,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model.catalog import (
+from model.core.spec import ACTION_INDEX, ACTIONS, ACTORS, STATE_INDEX, event_types, goldstein
+from model.inputs.catalog import (
     FRAME_COLUMNS,
     CatalogError,
     Event,
@@ -25,7 +26,6 @@ from model.catalog import (
     load_catalog,
     quote_found,
 )
-from model.spec import ACTION_INDEX, ACTIONS, ACTORS, STATE_INDEX, event_types, goldstein
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "model" / "data"

@@ -319,7 +319,7 @@ def test_compare_explains_with_the_models_ledger():
     at.run()
     ok(at)
     body = texts(at)
-    if "no `model.compare` yet" not in body:
+    if "no `model.analysis.compare` yet" not in body:
         assert "Contributions that differ most" in body
         assert "salala_strike_2011" in body
 

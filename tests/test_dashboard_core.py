@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from dashboard import core, lessons, outcomes, play, sweeps
-from model import params as P
-from model import spec
-from model.errors import ModelInputError
+from model.core import params as P
+from model.core import spec
+from model.io.errors import ModelInputError
 
 RUNS = 20
 
@@ -522,7 +522,7 @@ def test_small_sobol_sweep_gives_indices_with_intervals():
 
 
 def test_a_folder_written_by_model_sweep_opens(tmp_path):
-    msweep = pytest.importorskip("model.sweep")
+    msweep = pytest.importorskip("model.experiments.sweep")
     sc = core.parse(core.shipped_text("baseline"))
     sw = msweep.from_mapping({
         "name": "t", "sampler": {"method": "lhs"}, "samples": 12, "replicates": 1, "seed": 1,

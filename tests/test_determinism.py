@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import event, scenario
 
-from model import spec
-from model.engine import iter_chunks, simulate
-from model.mesa_model import DEFAULT_SCENARIO, AfPakModel
-from model.scenario import load_scenario
+from model.adapters.mesa_model import DEFAULT_SCENARIO, AfPakModel
+from model.core import spec
+from model.engine.runner import iter_chunks, simulate
+from model.inputs.scenario import load_scenario
 
 ARRAYS = ("trust", "aid", "state", "actions")
 BASELINE = load_scenario(DEFAULT_SCENARIO)
@@ -171,7 +171,7 @@ def test_mesa_batch_run():
 
 
 def test_mesa_refuses_bad_parameters():
-    from model.params import ParameterError
+    from model.core.params import ParameterError
 
     with pytest.raises(ParameterError, match="forgetting"):
         AfPakModel(rng=0, months=3, forgetting=2.0)

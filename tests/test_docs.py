@@ -1,6 +1,7 @@
 """The model documentation (docs/ODD.md) covers the model as the code defines it.
 
-Every expected item is taken from the code (the parameter table, ``model.spec``, the kernel's trace
+Every expected item is taken from the code (the parameter table, ``model.core.spec``, the kernel's
+trace
 channels), so a parameter, state variable, action or actor added later fails these tests until the
 ODD describes it.
 
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from model import params as P
-from model import spec
+from model.core import params as P
+from model.core import spec
 
 ODD = Path(__file__).resolve().parents[1] / "docs" / "ODD.md"
 
@@ -129,7 +130,8 @@ def test_parameter_table_heading_names_source_of_truth():
     assert "model/data/parameters.yaml" in odd_text()
 
 
-# --- the vocabulary of model.spec and the parameter table ---------------------------------------
+# --- the vocabulary of model.core.spec and the parameter table
+# ---------------------------------------
 
 
 def test_every_parameter_is_named():
@@ -158,7 +160,7 @@ def test_every_aid_flow_is_named():
 
 
 def test_every_trace_channel_and_parameter_group_is_named():
-    from model import kernel
+    from model.core import kernel
 
     groups = sorted({p.group for p in P.table().values()})
     missing = missing_words([*kernel.CHANNELS, *groups])

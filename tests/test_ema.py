@@ -1,4 +1,5 @@
-"""The EMA Workbench adapter (model/ema.py): uncertainties from the parameter table, outcomes
+"""The EMA Workbench adapter (model/adapters/ema.py): uncertainties from the parameter table,
+outcomes
 from the outcome registry, and experiments that reproduce the engine's numbers."""
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ import warnings
 import numpy as np
 import pytest
 
-from model import outcomes as O
-from model import params as P
-from model.ema import ExperimentFunction, make_model, uncertainty_bounds
-from model.engine import run_block
-from model.scenario import load_scenario
+from model.adapters.ema import ExperimentFunction, make_model, uncertainty_bounds
+from model.analysis import outcomes as O
+from model.core import params as P
+from model.engine.runner import run_block
+from model.inputs.scenario import load_scenario
 
 with warnings.catch_warnings():          # "ipyparallel not installed" is not our business
     warnings.simplefilter("ignore")

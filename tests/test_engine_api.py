@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pandas as pd
 
-from model import simulate, spec
-from model.calibrate import posterior_exists
+from model import simulate
+from model.core import spec
+from model.engine.paramsets import posterior_exists
 
 SC = "scenarios/baseline.yaml"
 

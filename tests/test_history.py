@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from model import simulate
-from model.history import WINDOW, base_rate
-from model.scenario import from_mapping
+from model.analysis.history import WINDOW, base_rate
+from model.inputs.scenario import from_mapping
 
 
 def _scenario(interventions):

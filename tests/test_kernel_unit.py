@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import kernel, spec
-from model import params as P
-from model.engine import initial_state
-from model.scenario import Scenario
+from model.core import kernel, spec
+from model.core import params as P
+from model.engine.runner import initial_state
+from model.inputs.scenario import Scenario
 
 NA = spec.N_ACTORS
 MIL = spec.ACTOR_INDEX["PAK_MIL"]

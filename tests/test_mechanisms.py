@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import QUIET, event, freq, run, scenario, share_runs, state_at, trust_at
 
-from model import spec
+from model.core import spec
 
 R = 300  # runs per ensemble
 FORCE = {"us_force": 50.0}  # US forces in Afghanistan: the US needs Pakistan's route (M8)
@@ -414,7 +414,7 @@ KARGIL = {"actor": "PAK_MIL", "target": "INDIA", "cameo": "19"}
 
 
 def test_force_threshold_is_cameo_roots_18_to_20():
-    from model import kernel
+    from model.core import kernel
     force = {c for c, v in spec.event_types().items() if v["goldstein"] <= kernel.FORCE_GOLDSTEIN}
     assert force == {c for c in spec.event_types() if c[:2] in ("18", "19", "20")}
 

@@ -1,4 +1,4 @@
-"""Named scalar outcomes (model/outcomes.py): each kind against a hand computation from the
+"""Named scalar outcomes (model/analysis/outcomes.py): each kind against a hand computation from the
 Results arrays, a scripted known answer, independence from batching, and located validation."""
 
 from __future__ import annotations
@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from conftest import QUIET, event, run, scenario
 
-from model import outcomes as O
-from model import spec, yamlio
-from model.engine import run_block, simulate
-from model.history import decision_hits, scored_decisions
-from model.scenario import load_scenario
+from model.analysis import outcomes as O
+from model.analysis.history import decision_hits, scored_decisions
+from model.core import spec
+from model.engine.runner import run_block, simulate
+from model.inputs.scenario import load_scenario
+from model.io import yamlio
 
 HISTORY = load_scenario("scenarios/history.yaml")
 MONTHS = 60                      # 1998-01 .. 2002-12 (9/11, the 2001 aid, the drones)
@@ -186,7 +187,7 @@ def test_empty_or_wrong_type_is_refused():
 
 
 def test_every_kind_is_documented():
-    from model.paths import ROOT
+    from model.io.paths import ROOT
 
     doc = (ROOT / "docs" / "sweeps.md").read_text(encoding="utf-8")
     for name, kind in O.KINDS.items():

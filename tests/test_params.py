@@ -1,4 +1,4 @@
-"""Unit layer: the parameter table (``model/data/parameters.yaml`` via ``model.params``)."""
+"""Unit layer: the parameter table (``model/data/parameters.yaml`` via ``model.core.params``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import params as P
-from model import spec
-from model.engine import simulate
-from model.paths import ROOT
-from model.scenario import Scenario
+from model.core import params as P
+from model.core import spec
+from model.engine.runner import simulate
+from model.inputs.scenario import Scenario
+from model.io.paths import ROOT
 
 SOURCES = ROOT / "model" / "data" / "sources"
 SHARED_SEEDS = ROOT.parent / "shared" / "seeds"

@@ -15,11 +15,11 @@ from conftest import event, scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import params as P
-from model import spec
-from model.engine import simulate
-from model.mesa_model import DEFAULT_SCENARIO
-from model.scenario import load_scenario
+from model.adapters.mesa_model import DEFAULT_SCENARIO
+from model.core import params as P
+from model.core import spec
+from model.engine.runner import simulate
+from model.inputs.scenario import load_scenario
 
 TABLE = P.table()
 LO = np.array([v.lo for v in spec.STATE_VARS])

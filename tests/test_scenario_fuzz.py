@@ -17,12 +17,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model import spec
-from model.errors import ModelInputError
-from model.params import ParameterError
-from model.scenario import ScenarioError, compile_scenario, loads_scenario
-from model.yamlio import YamlError
-from model.yamlio import load as load_yaml
+from model.core import spec
+from model.core.params import ParameterError
+from model.inputs.compiled import compile_scenario
+from model.inputs.scenario import ScenarioError, loads_scenario
+from model.io.errors import ModelInputError
+from model.io.yamlio import YamlError
+from model.io.yamlio import load as load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))

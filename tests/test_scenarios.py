@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.engine import simulate
-from model.errors import ModelInputError
-from model.params import ParameterError
-from model.scenario import ScenarioError, compile_scenario, load_scenario, loads_scenario
-from model.yamlio import MAX_BYTES, MAX_DEPTH, YamlError
+from model.core.params import ParameterError
+from model.engine.runner import simulate
+from model.inputs.compiled import compile_scenario
+from model.inputs.scenario import ScenarioError, load_scenario, loads_scenario
+from model.io.errors import ModelInputError
+from model.io.yamlio import MAX_BYTES, MAX_DEPTH, YamlError
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "data" / "hostile"

@@ -1,4 +1,5 @@
-"""Sweeps (model/sweep.py, model/sweep_cli.py): the spec and its located errors, the samplers,
+"""Sweeps (model/experiments/sweep.py, model/cli/sweep.py): the spec and its located errors, the
+samplers,
 the rows on disk, resume after SIGKILL / Ctrl-C / a lost Dask worker, and the analysis."""
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from model import outcomes as O
-from model import params as P
-from model import sweep as S
-from model.engine import run_block
-from model.paths import ROOT
-from model.scenario import load_scenario
-from model.sweep_cli import main
+from model.analysis import outcomes as O
+from model.cli.sweep import main
+from model.core import params as P
+from model.engine.runner import run_block
+from model.experiments import sweep as S
+from model.inputs.scenario import load_scenario
+from model.io.paths import ROOT
 
 HISTORY = load_scenario(ROOT / "scenarios" / "history.yaml")
 
@@ -352,13 +353,13 @@ def test_different_spec_on_existing_folder_refused(reference, capsys):
 
 SLOW_SWEEP = """
 import sys, time
-import model.sweep as S
+import model.experiments.sweep as S
 fast = S.compute_chunk
 def slow(task):
     time.sleep(0.15)
     return fast(task)
 S.compute_chunk = slow
-from model.sweep_cli import main
+from model.cli.sweep import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -612,7 +613,7 @@ def test_analyze_refuses_what_is_not_a_finished_sweep(reference, tmp_path, capsy
 
 
 def test_outcome_registry_is_shared(tmp_path):
-    """The spec's outcomes are model.outcomes objects (one registry for sweeps and EMA)."""
+    """The spec's outcomes are model.analysis.outcomes objects (one registry for sweeps and EMA)."""
     sw = S.load_spec(write(tmp_path, SPEC))
     assert all(isinstance(o, O.Outcome) and o.kind in O.KINDS for o in sw.outcomes)
     assert set(S.series_names()) >= {"trust_PAK_MIL_US", "aid_US_PAK_CIV", "public_hostility"}

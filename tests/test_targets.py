@@ -1,4 +1,5 @@
-"""Calibration targets (model/targets.py): which targets the catalog yields for a period, how
+"""Calibration targets (model/calibration/targets.py): which targets the catalog yields for a
+period, how
 each is computed from runs, and the implausibility and distance formulas.
 
 Runs are built by hand (``Results`` with scripted actions, aid and trust), so every expected
@@ -10,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import spec
-from model import targets as TG
-from model.catalog import load_catalog
-from model.engine import Results
-from model.scenario import from_mapping, month_index, month_label
+from model.calibration import targets as TG
+from model.core import spec
+from model.engine.runner import Results
+from model.inputs.catalog import load_catalog
+from model.inputs.scenario import from_mapping, month_index, month_label
 
 START, MONTHS = "1998-01", 300
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import event, run, scenario
 
-from model import spec
-from model.mesa_model import DEFAULT_SCENARIO
-from model.scenario import load_scenario, month_index
+from model.adapters.mesa_model import DEFAULT_SCENARIO
+from model.core import spec
+from model.inputs.scenario import load_scenario, month_index
 
 NA = spec.N_ACTORS
 N_TRUST = NA * NA

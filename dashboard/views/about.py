@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import core, ui
-from model import params as P
-from model.catalog import load_catalog
+from model.core import params as P
+from model.inputs.catalog import load_catalog
 
 st.title("About the model")
 ui.markdown_file("about.md")

@@ -8,9 +8,9 @@ import streamlit as st
 
 from dashboard import charts, core, lessons, play, ui
 from dashboard import outcomes as O
-from model import spec
-from model.errors import ModelInputError
-from model.scenario import month_index, month_label
+from model.core import spec
+from model.inputs.scenario import month_index, month_label
+from model.io.errors import ModelInputError
 
 st.title("Classroom")
 ui.markdown_file("classroom.md")

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, core, ui
-from model import spec
+from model.core import spec
 
 st.title("Compare two scenarios")
 ui.markdown_file("compare.md")
@@ -131,7 +131,7 @@ with why:
             with st.spinner("Running both ensembles with the explanation ledger …"):
                 exp = core.explain(job["a"], job["b"], min(job["runs"], 200), job["seed"])
             if exp is None:
-                st.info("This version of the model has no `model.compare` yet.")
+                st.info("This version of the model has no `model.analysis.compare` yet.")
             else:
                 summary, reasons = exp
                 st.markdown("\n".join(f"- {s}" for s in summary))

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts, core, ui
-from model import spec
+from model.core import spec
 
 st.title("History, 1998–2022")
 ui.markdown_file("history.md")

@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, core, sweeps, ui
-from model import params as P
-from model.errors import ModelInputError
-from model.paths import ROOT
+from model.core import params as P
+from model.io.errors import ModelInputError
+from model.io.paths import ROOT
 
 st.title("Sweeps")
 ui.markdown_file("sweeps.md")

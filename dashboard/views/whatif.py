@@ -8,9 +8,9 @@ import math
 import streamlit as st
 
 from dashboard import charts, core, ui
-from model import params as P
-from model import spec
-from model.errors import ModelInputError
+from model.core import params as P
+from model.core import spec
+from model.io.errors import ModelInputError
 
 st.title("What-if")
 ui.markdown_file("whatif.md")

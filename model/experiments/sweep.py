@@ -23,7 +23,8 @@ Layout of an output folder ``DIR``::
 
 Runs are numbered ``run_id = sample * replicates + replicate`` and chunk ``k`` holds run ids
 ``[k * chunk, (k + 1) * chunk)``. Run ``run_id`` draws its random numbers from
-``SeedSequence(seed, spawn_key=(run_id,))`` (``model.engine``), so a chunk gives the same numbers
+``SeedSequence(seed, spawn_key=(run_id,))`` (``model.engine.runner``), so a chunk gives the same
+numbers
 wherever and whenever it is computed: a rerun of the same command completes the missing chunks
 only, and the result equals an uninterrupted sweep's. Part files are written to a temporary name
 and renamed into place, so a folder only ever holds complete parts.
@@ -53,11 +54,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
-from model import outcomes as O
-from model import params as P
-from model import spec, yamlio
-from model.errors import ModelInputError
-from model.scenario import MAX_MONTHS, Scenario, compile_scenario, load_scenario, month_label
+from model.analysis import outcomes as O
+from model.core import params as P
+from model.core import spec
+from model.inputs.compiled import compile_scenario
+from model.inputs.scenario import MAX_MONTHS, Scenario, load_scenario, month_label
+from model.io import yamlio
+from model.io.errors import ModelInputError
 
 FORMAT = "afpak-sweep/1"
 MANIFEST = "manifest.json"
@@ -262,7 +265,7 @@ def series_names() -> tuple[str, ...]:
 
 
 def _resolve_scenario(text: str, spec_file: Path | None) -> Path:
-    from model.paths import ROOT
+    from model.io.paths import ROOT
 
     p = Path(text).expanduser()
     if p.is_absolute():
@@ -561,7 +564,7 @@ class ChunkOut:
 
 def compute_chunk(task: ChunkTask) -> ChunkOut:
     """Run one chunk on the batched engine and reduce it to one row per run."""
-    from model.engine import run_block
+    from model.engine.runner import run_block
 
     if task.numba_threads:
         import numba
@@ -841,7 +844,7 @@ class _Processes(_Backend):
         # driver's threads) that has imported the model once; they ignore Ctrl-C, which the
         # driver handles.
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["model.sweep"])
+        ctx.set_forkserver_preload(["model.experiments.sweep"])
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                         initializer=_ignore_sigint)
         self.workers = workers

@@ -12,16 +12,18 @@ seed like any other.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from model import kernel, spec
-from model import params as P
-from model.scenario import Compiled, Scenario, compile_scenario, load_scenario
+from model.core import kernel, spec
+from model.core import params as P
+from model.engine.executors import process_pool
+from model.engine.paramsets import draw_params, load_posterior, posterior_exists
+from model.inputs.compiled import Compiled, compile_scenario
+from model.inputs.scenario import Scenario, load_scenario
 
 DEFAULT_CHUNK = 1024
 
@@ -301,7 +303,7 @@ def _as_scenario(scenario: Scenario | str | Path | Mapping) -> Scenario:
     if isinstance(scenario, Scenario):
         return scenario
     if isinstance(scenario, Mapping):
-        from model.scenario import from_mapping
+        from model.inputs.scenario import from_mapping
 
         return from_mapping(dict(scenario))
     return load_scenario(scenario)
@@ -352,13 +354,9 @@ def _chunk_rows(sc: Scenario, runs: int, seed: int, params, overrides: Mapping |
     """
     extra = run_overrides(1, overrides, where="overrides")[0]
     if params is None:
-        from model.calibrate import posterior_exists
-
         params = "posterior" if posterior_exists() else "default"
     if isinstance(params, str | Path) and (str(params) == "posterior"
                                            or str(params).endswith(".csv")):
-        from model.calibrate import draw_params, load_posterior
-
         post = load_posterior(None if str(params) == "posterior" else params)
         keep = tuple(sc.params)
 
@@ -430,21 +428,6 @@ def run_block(scenario, seed: int, run_ids: Sequence[int], params: Sequence[Mapp
                    event_ledger=out.get("event_ledger"),
                    event_ids=out.get("event_ids", comp.ev_ids),
                    event_months=out.get("event_months", tuple(map(int, comp.ev_month))))
-
-
-def _worker_init() -> None:
-    # One numba thread per worker process: the processes are the parallelism.
-    import numba
-
-    numba.set_num_threads(1)
-
-
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool safe to use beside numba's OpenMP threads (spawned, not forked)."""
-    import multiprocessing
-
-    return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               mp_context=multiprocessing.get_context("spawn"))
 
 
 def concat(parts: Sequence[Results]) -> Results:

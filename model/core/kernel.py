@@ -1,7 +1,8 @@
 """The batched kernel: the model's dynamics as compiled functions over arrays.
 
 There is one copy of the dynamics, here. ``run_batch`` advances B runs x T months in one pass
-(parallel over runs); the Mesa face (``model.mesa_model``) calls the same ``decide_actor`` and
+(parallel over runs); the Mesa face (``model.adapters.mesa_model``) calls the same ``decide_actor``
+and
 ``apply_month`` for its single run, so both engines produce the same numbers.
 
 Per run the state is:
@@ -9,7 +10,7 @@ Per run the state is:
 - ``a0, b0`` (5x5): permanent memory pseudo-counts (historical memory, mechanism 9);
 - trust ``T[i, j] = (r + a0) / (r + s + a0 + b0)`` (Jøsang & Ismail 2002);
 - ``aid`` (2): $M per month, US->PAK_MIL (security) and US->PAK_CIV (civilian);
-- ``x`` (N_STATE): the scalar state of ``model.spec.STATE_VARS``.
+- ``x`` (N_STATE): the scalar state of ``model.core.spec.STATE_VARS``.
 
 Activation is decide-then-apply: every actor chooses from the state at the start of the month
 (``decide_actor``); ``apply_month`` then applies all choices and the month's exogenous events
@@ -26,13 +27,13 @@ import math
 import numba as nb
 import numpy as np
 
-from model import spec
+from model.core import spec
 
 # --- actors ---------------------------------------------------------------------------------
 US, MIL, CIV, TAL, IND = 0, 1, 2, 3, 4
 NA = spec.N_ACTORS
 
-# --- scalar state indices (checked against model.spec at import) ----------------------------
+# --- scalar state indices (checked against model.core.spec at import) ----------------------------
 X_HOST, X_CIVMIL, X_ROUTE, X_DRONES, X_TALSTR = range(5)
 X_FORCE, X_INDIA, X_PROXY, X_EXIT, X_TALKS = range(5, 10)
 X_GRIEV, X_COERCE, X_ATTACKS, X_APPEALS, X_CLOSED = range(10, 15)
@@ -48,7 +49,7 @@ assert [v.name for v in spec.STATE_VARS] == [
     "us_force", "india_engagement", "proxy_support", "us_exit_pressure", "talks",
     "sovereignty_grievance", "us_coercion", "attack_tempo", "civ_appeals", "route_closed_months",
     "civ_package_left", "army_exposure",
-], "kernel state indices out of step with model.spec.STATE_VARS"
+], "kernel state indices out of step with model.core.spec.STATE_VARS"
 
 # --- action indices -------------------------------------------------------------------------
 _A = spec.ACTION_INDEX

@@ -1,6 +1,7 @@
 """Named scalar outcomes of a run: one number per run, computed from batched ``Results``.
 
-Sweeps (``model.sweep``), the EMA Workbench adapter (``model.ema``) and any other caller pick
+Sweeps (``model.experiments.sweep``), the EMA Workbench adapter (``model.adapters.ema``) and any
+other caller pick
 outcomes from one registry, :data:`KINDS`. An outcome is a *kind* (``mean_trust``,
 ``total_aid`` ...) with validated options (a pair of actors, a flow, a period ...) under a name
 of the user's choosing, e.g. in a sweep spec::
@@ -38,10 +39,10 @@ from pydantic import (
     field_validator,
 )
 
-from model import params as P
-from model import spec
-from model.errors import ModelInputError
-from model.scenario import known_action, known_state_var
+from model.core import params as P
+from model.core import spec
+from model.inputs.scenario import known_action, known_state_var
+from model.io.errors import ModelInputError
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -75,7 +76,7 @@ class _Period(_Opts):
         if not isinstance(v, list | tuple) or len(v) != 2:
             raise ValueError("expected [FROM, TO] with two months as YYYY-MM")
         out = [_month_text(x) for x in v]
-        from model.scenario import parse_month
+        from model.inputs.scenario import parse_month
 
         for x in out:
             if not isinstance(x, str):
@@ -179,7 +180,7 @@ def _months(res, period: tuple[str, str] | None) -> tuple[int, int]:
     """Month indices [m0, m1) of a period inside a run (the whole run without one)."""
     if period is None:
         return 0, res.months
-    from model.scenario import month_index
+    from model.inputs.scenario import month_index
 
     start = res.dates[0]
     m0, m1 = month_index(start, period[0]), month_index(start, period[1]) + 1
@@ -257,7 +258,7 @@ def _mean_state(res, o: _VarPeriod) -> np.ndarray:
        "Documented decisions (model/data/events.yaml) that the run makes within +-window months "
        "(window, default 6; period limits which documented decisions count).")
 def _decisions_reproduced(res, o: _Decisions) -> np.ndarray:
-    from model.history import decision_hits, scored_decisions
+    from model.analysis.history import decision_hits, scored_decisions
 
     since, until = o.period if o.period is not None else (None, None)
     decs = scored_decisions(res.dates[0], res.months, since=since, until=until)
@@ -382,7 +383,7 @@ def parse(data: Any, doc=None, base: tuple = ("outcomes",), start: str | None = 
             continue
         period = getattr(options, "period", None)
         if period is not None and start is not None and months is not None:
-            from model.scenario import month_index, month_label
+            from model.inputs.scenario import month_index, month_label
 
             last = month_label(start, months - 1)
             if month_index(start, period[0]) < 0 or month_index(start, period[1]) >= months:

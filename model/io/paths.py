@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[1]
+ROOT = PACKAGE.parent
 SCENARIOS = ROOT / "scenarios"
-DATA = Path(__file__).resolve().parent / "data"
+DATA = PACKAGE / "data"

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from model import spec
-from model.catalog import Event, load_catalog
-from model.engine import Results
-from model.scenario import month_index
+from model.core import spec
+from model.engine.runner import Results
+from model.inputs.catalog import Event, load_catalog
+from model.inputs.scenario import month_index
 
 WINDOW = 6
 
@@ -199,7 +199,7 @@ def score(res: Results, window: int = WINDOW, until: str | None = None,
         off = offset[:, d]
         med = None
         if np.isfinite(off).any():
-            from model.scenario import month_label
+            from model.inputs.scenario import month_label
 
             m = month_index(res.dates[0], e.month) + int(np.round(np.nanmedian(off)))
             med = month_label(res.dates[0], m)

@@ -1,7 +1,8 @@
 """Calibration of the history replay: history matching in waves, then ABC rejection.
 
 ``python -m model calibrate`` fits the free parameters of the parameter table to the documented
-history (targets: ``model.targets``, settings and tolerances: ``model/data/calibration.yaml``,
+history (targets: ``model.calibration.targets``, settings and tolerances:
+``model/data/calibration.yaml``,
 method and reasons: ``docs/calibration.md``):
 
 1. **History matching** (Vernon, Goldstein & Bower 2010; Andrianakis et al. 2015). Wave 0 is a
@@ -27,7 +28,7 @@ then rename) with the per-point means and variances of the targets; a rerun with
 computes only the missing parts, so an interrupted calibration (Ctrl-C or SIGKILL) loses at most
 the chunk in flight, and the result equals that of an uninterrupted run. The same seed gives the
 same posterior: designs derive from ``SeedSequence(seed, spawn_key=(wave, ...))`` and each run from
-``SeedSequence(seed, spawn_key=(run,))`` (``model.engine``).
+``SeedSequence(seed, spawn_key=(run,))`` (``model.engine.runner``).
 
 The posterior is a small CSV (``model/data/posterior.csv``: one row per accepted set, columns the
 free parameters, ``distance`` and ``weight``; the first row is the best set). ``load_posterior``
@@ -53,18 +54,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model import engine
-from model import params as P
-from model import targets as TG
-from model.errors import ModelInputError
-from model.paths import DATA, ROOT, SCENARIOS
-from model.scenario import Scenario, load_scenario, month_index, month_label
+from model.calibration import targets as TG
+from model.core import params as P
+from model.engine import runner as engine
+from model.engine.paramsets import (
+    POSTERIOR_PATH,
+    Posterior,
+    PosteriorError,
+    draw_params,
+    load_posterior,
+    seeded_rng,
+)
+from model.inputs.scenario import Scenario, load_scenario, month_index, month_label
+from model.io.errors import ModelInputError
+from model.io.paths import DATA, ROOT, SCENARIOS
 
 FORMAT = "afpak-calibration/1"
 MANIFEST = "manifest.json"
 FINAL_BASE = 1 << 40                 # run ids of the re-runs: far from any wave's run ids
 FINAL_WAVE = 99                      # wave number of the re-run stage in part names
-POSTERIOR_PATH = DATA / "posterior.csv"
 PROVENANCE_PATH = DATA / "provenance.csv"
 DEFAULT_OUT = ROOT / "out" / "calibration"
 REPORTS = ROOT / "reports"
@@ -75,7 +83,7 @@ FINGERPRINT_FILES = ("model/data/parameters.yaml", "model/data/events.yaml",
                      "model/data/patterns.yaml", "model/data/calibration.yaml",
                      "model/data/calibration_start.csv", "scenarios/history.yaml")
 
-class CalibrationError(ModelInputError):
+class CalibrationError(PosteriorError):
     """A calibration that cannot be started or resumed; the message says why."""
 
 
@@ -209,7 +217,7 @@ class Problem:
 
 def free_parameters(cfg: Mapping | None = None) -> tuple[str, ...]:
     """The free parameters: every parameter of the table except those fixed in
-    calibration.yaml (names read from ``model.params``)."""
+    calibration.yaml (names read from ``model.core.params``)."""
     cfg = cfg if cfg is not None else TG.config()
     fixed = set(cfg.get("fixed") or {})
     unknown = fixed - set(P.names())
@@ -361,8 +369,7 @@ class Store:
 
 
 # ------------------------------------------------------------------------------- sampling
-def _rng(seed: int, *key: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+_rng = seeded_rng
 
 
 def sobol_design(n: int, dim: int, seed: int) -> np.ndarray:
@@ -742,86 +749,6 @@ def write_posterior(cal: Calibration, path: Path, header: Mapping[str, str]) -> 
     return Path(path)
 
 
-@dataclass(frozen=True)
-class Posterior:
-    """A posterior sample: ``frame`` (one row per set; free parameters, distance, weight)."""
-
-    frame: pd.DataFrame
-    path: Path
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(c for c in self.frame.columns if c not in ("distance", "weight"))
-
-    @property
-    def weights(self) -> np.ndarray:
-        w = self.frame["weight"].to_numpy(dtype=float)
-        return w / w.sum()
-
-    def sets(self) -> list[dict[str, float]]:
-        vals = self.frame[list(self.names)].to_numpy(dtype=float)
-        return [dict(zip(self.names, map(float, row), strict=True)) for row in vals]
-
-    def best(self) -> dict[str, float]:
-        """The set of smallest distance."""
-        i = int(self.frame["distance"].to_numpy().argmin())
-        return self.sets()[i]
-
-
-@cache
-def _load_cached(path: str, mtime: float) -> Posterior:
-    df = pd.read_csv(path, comment="#")
-    for col in ("distance", "weight"):
-        if col not in df.columns:
-            raise CalibrationError(f"{path}: no {col!r} column")
-    names = [c for c in df.columns if c not in ("distance", "weight")]
-    for n in names:
-        if n not in P.table():
-            raise CalibrationError(
-                f"{path}: unknown parameter column {n!r}: the posterior is older than the "
-                f"parameter table; re-run `python -m model calibrate`")
-        p = P.table()[n]
-        v = df[n].to_numpy(dtype=float)
-        if np.any(v < p.lo) or np.any(v > p.hi):
-            raise CalibrationError(f"{path}: {n} outside the table's bounds [{p.lo}, {p.hi}]")
-    if len(df) == 0 or not np.all(df["weight"].to_numpy() >= 0) or df["weight"].sum() <= 0:
-        raise CalibrationError(f"{path}: needs at least one row and non-negative weights")
-    return Posterior(frame=df, path=Path(path))
-
-
-def load_posterior(path: str | Path | None = None) -> Posterior:
-    """The posterior sample (default: the shipped ``model/data/posterior.csv``)."""
-    p = Path(path) if path is not None else POSTERIOR_PATH
-    if not p.exists():
-        raise CalibrationError(f"{p}: no posterior (run `python -m model calibrate`)")
-    return _load_cached(str(p.resolve()), p.stat().st_mtime)
-
-
-def posterior_exists(path: str | Path | None = None) -> bool:
-    return (Path(path) if path is not None else POSTERIOR_PATH).exists()
-
-
-def draw_index(seed: int, run_ids: Sequence[int], weights: np.ndarray) -> np.ndarray:
-    """For each run id, the index of its posterior set: drawn by weight from the run's own
-    stream ``SeedSequence(seed, spawn_key=(run, 1))``, so independent of batch size and order."""
-    p = np.asarray(weights, dtype=float)
-    p = p / p.sum()
-    return np.array([_rng(int(seed), int(i), 1).choice(len(p), p=p) for i in run_ids],
-                    dtype=np.int64)
-
-
-def draw_params(seed: int, run_ids: Sequence[int], posterior: Posterior | None = None,
-                exclude: Sequence[str] = ()) -> list[dict[str, float]]:
-    """One parameter mapping per run id, drawn from the posterior (free parameters only; the
-    engine fills the rest from the table). ``exclude``: names to leave out, e.g. those a
-    scenario sets itself, so that a scenario's own values win over the posterior."""
-    post = posterior if posterior is not None else load_posterior()
-    sets = post.sets()
-    skip = set(exclude)
-    idx = draw_index(seed, run_ids, post.weights)
-    return [{k: v for k, v in sets[i].items() if k not in skip} for i in idx]
-
-
 # ---------------------------------------------------------------------------- provenance
 def provenance(cal: Calibration, min_abs: float = 0.1, top: int = 3) -> pd.DataFrame:
     """Which targets inform which parameter: Spearman rank correlation between the parameter
@@ -895,7 +822,7 @@ def history_runs(params: str | Path | Mapping | None, runs: int, seed: int,
 def split_scores(res, split: str = SPLIT) -> dict:
     """history-check scores of a history ensemble: in sample (up to ``split``), out of sample
     (after it) and all."""
-    from model.history import score
+    from model.analysis.history import score
 
     nxt = month_label(split, 1)
     return {"in": score(res, until=split), "out": score(res, since=nxt), "all": score(res)}
@@ -990,9 +917,9 @@ def _band(ax, dates, arr, color, label) -> None:
 def _plot_bands(res_by: Mapping[str, object], path: Path) -> Path:
     plt = _plt()
 
-    from model import spec
-    from model.catalog import load_catalog
-    from model.history import patterns
+    from model.analysis.history import patterns
+    from model.core import spec
+    from model.inputs.catalog import load_catalog
 
     first = next(iter(res_by.values()))
     dates = pd.to_datetime(pd.Series(first.dates), format="%Y-%m")
@@ -1300,7 +1227,8 @@ def _report_flow(args: argparse.Namespace, root: Path, progress: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m model.calibrate ...`` (the same as ``python -m model calibrate ...``)."""
+    """``python -m model.calibration.calibrate ...`` (the same as ``python -m model calibrate
+    ...``)."""
     parser = argparse.ArgumentParser(prog="python -m model calibrate",
                                      description=__doc__.splitlines()[0])
     add_arguments(parser)

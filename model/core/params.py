@@ -17,8 +17,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from model.errors import ModelInputError
-from model.spec import ACTIONS
+from model.core.spec import ACTIONS
+from model.io.errors import ModelInputError
 
 
 class SeedSource(BaseModel):

@@ -1,6 +1,7 @@
 """The model's vocabulary: actors, state variables, event types and actions.
 
-One source of truth for each list. The kernel (``model.kernel``) addresses the same items by the
+One source of truth for each list. The kernel (``model.core.kernel``) addresses the same items by
+the
 integer indices defined here; everything else (scenarios, catalog, results, dashboard) uses the
 names.
 """

@@ -4,7 +4,7 @@ The catalog (``model/data/events.yaml``) lists every dated event in the source a
 (``model/data/sources/*.txt``, described in ``model/data/sources.yaml``), each with its source file
 and a short verbatim quote. Shocks enter a history replay from outside; decisions are the moves of
 the modelled actors that the agents' rules should reproduce (the calibration targets); context is
-background. The vocabulary (actors, CAMEO codes, actions, state variables) is ``model.spec``.
+background. The vocabulary (actors, CAMEO codes, actions, state variables) is ``model.core.spec``.
 
 Loading validates everything and reports *all* problems at once, each as ``FILE:LINE: event 'ID':
 what was expected``. Adding an article needs no code: drop its ``.txt`` into the sources folder, add
@@ -34,10 +34,10 @@ from pydantic import (
     model_validator,
 )
 
-from model.errors import ModelInputError
-from model.paths import DATA as DATA_DIR
-from model.spec import ACTION_INDEX, ACTIONS, ACTORS, STATE_INDEX, STATE_VARS, event_types
-from model.spec import goldstein as cameo_goldstein
+from model.core.spec import ACTION_INDEX, ACTIONS, ACTORS, STATE_INDEX, STATE_VARS, event_types
+from model.core.spec import goldstein as cameo_goldstein
+from model.io.errors import ModelInputError
+from model.io.paths import DATA as DATA_DIR
 
 EVENTS_PATH = DATA_DIR / "events.yaml"
 SOURCES_PATH = DATA_DIR / "sources.yaml"
@@ -284,7 +284,7 @@ class Event(_Strict):
     @classmethod
     def _action_known(cls, v: str | None) -> str | None:
         if v is not None and v not in ACTION_INDEX:
-            raise ValueError(f"unknown action {v!r}; expected a name from model.spec.ACTIONS")
+            raise ValueError(f"unknown action {v!r}; expected a name from model.core.spec.ACTIONS")
         return v
 
     @field_validator("effects")
@@ -305,7 +305,7 @@ class Event(_Strict):
             if getattr(self, role) == OTHER and not getattr(self, f"{role}_name"):
                 problems.append((role, f"{role} is OTHER: give {role}_name (who it is)"))
         if self.kind == "decision" and self.action is None:
-            problems.append(("action", "a decision needs an action from model.spec.ACTIONS"))
+            problems.append(("action", "a decision needs an action from model.core.spec.ACTIONS"))
         if self.action is not None:
             owner = ACTIONS[ACTION_INDEX[self.action]].actor
             if owner != self.actor:

@@ -26,10 +26,11 @@ from importlib import resources
 import numpy as np
 import yaml
 
-from model import history, spec
-from model.catalog import Event, load_catalog
-from model.engine import Results
-from model.scenario import month_index, month_label
+from model.analysis import history
+from model.core import spec
+from model.engine.runner import Results
+from model.inputs.catalog import Event, load_catalog
+from model.inputs.scenario import month_index, month_label
 
 FAMILIES = ("decision", "count", "figure", "pattern")
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model import params as P
-from model import spec
-from model.argtypes import nonneg_int as _nonneg_int
-from model.argtypes import pos_int as _pos_int
-from model.errors import ModelInputError
+from model.cli.argtypes import nonneg_int as _nonneg_int
+from model.cli.argtypes import pos_int as _pos_int
+from model.core import params as P
+from model.core import spec
+from model.io.errors import ModelInputError
 
 EXIT_BAD_INPUT = 2
 
@@ -128,8 +128,9 @@ class _Summary:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from model.engine import iter_chunks
-    from model.scenario import compile_scenario, load_scenario
+    from model.engine.runner import iter_chunks
+    from model.inputs.compiled import compile_scenario
+    from model.inputs.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
     overrides = dict(args.set or [])
@@ -162,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             pass
     print(summary.text())
     if bands is not None:
-        from model.engine import concat
+        from model.engine.runner import concat
 
         with atomic_output(bands) as tmp:
             concat(kept).bands().to_csv(tmp, index=False)
@@ -171,9 +172,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_history_check(args: argparse.Namespace) -> int:
-    from model.engine import simulate
-    from model.history import score
-    from model.scenario import load_scenario
+    from model.analysis.history import score
+    from model.engine.runner import simulate
+    from model.inputs.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
     res = simulate(sc, runs=args.runs, seed=args.seed, workers=args.workers,
@@ -184,7 +185,7 @@ def cmd_history_check(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from model.catalog import format_events, load_catalog
+    from model.inputs.catalog import format_events, load_catalog
 
     cat = load_catalog()
     try:
@@ -198,7 +199,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from model.scenario import load_scenario
+    from model.inputs.scenario import load_scenario
 
     bad = 0
     for f in args.files:
@@ -219,7 +220,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
-    from model.scenario import Scenario
+    from model.inputs.scenario import Scenario
 
     schema = Scenario.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -235,8 +236,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from model.compare import compare, plot
-    from model.scenario import load_scenario
+    from model.analysis.compare import compare, plot
+    from model.inputs.scenario import load_scenario
 
     a, b = load_scenario(args.a), load_scenario(args.b)
     out = Path(args.out) if args.out else None
@@ -266,7 +267,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def _history_path() -> Path:
-    from model.paths import SCENARIOS
+    from model.io.paths import SCENARIOS
 
     return SCENARIOS / "history.yaml"
 
@@ -274,7 +275,7 @@ def _history_path() -> Path:
 def _params_choice(choice: str):
     """--params: 'posterior' (default when a calibrated posterior is shipped), 'default' (the
     parameter table's defaults) or a posterior CSV file."""
-    from model.calibrate import posterior_exists
+    from model.engine.paramsets import posterior_exists
 
     if choice == "auto":
         return "posterior" if posterior_exists() else "default"
@@ -300,7 +301,7 @@ def _add_params_option(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from model.calibrate import cmd_calibrate as run_calibration
+    from model.calibration.calibrate import cmd_calibrate as run_calibration
 
     return run_calibration(args)
 
@@ -363,14 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument("-v", "--verbose", action="store_true")
     prm.set_defaults(func=cmd_params)
 
-    from model.calibrate import add_arguments
+    from model.calibration.calibrate import add_arguments
 
     cal = sub.add_parser("calibrate", help="fit the parameters to the documented history "
                                            "(history matching + ABC)")
     add_arguments(cal)
     cal.set_defaults(func=cmd_calibrate)
 
-    from model.sweep_cli import add_commands
+    from model.cli.sweep import add_commands
 
     add_commands(sub)
     return parser

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from model.errors import ModelInputError
+from model.io.errors import ModelInputError
 
 MAX_BYTES = 2_000_000
 MAX_DEPTH = 40

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model import kernel, spec
-from model.engine import Results, simulate
+from model.core import kernel, spec
+from model.engine.runner import Results, simulate
 
 KEY_PAIRS = (("PAK_MIL", "US"), ("US", "PAK_MIL"), ("PAK_CIV", "US"), ("US", "PAK_CIV"),
              ("PAK_MIL", "INDIA"), ("US", "TALIBAN"))

@@ -1,7 +1,7 @@
 """Command line of sweeps: ``python -m model sweep SPEC --out DIR`` and ``python -m model analyze
 DIR``.
 
-``add_commands(subparsers)`` registers both commands on the model's CLI (``model.cli``);
+``add_commands(subparsers)`` registers both commands on the model's CLI (``model.cli.main``);
 ``main(argv)`` runs them on their own. Bad input raises ``ModelInputError`` (exit code 2) before
 anything is created.
 """
@@ -12,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from model.argtypes import pos_int as _pos_int
-from model.errors import ModelInputError
+from model.cli.argtypes import pos_int as _pos_int
+from model.io.errors import ModelInputError
 
 EXIT_BAD_INPUT = 2
 
@@ -37,7 +37,7 @@ def _unit_float(text: str) -> float:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from model import sweep as S
+    from model.experiments import sweep as S
 
     sw = S.load_spec(args.spec, samples=args.samples)
     out = Path(args.out)
@@ -62,7 +62,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from model import sweep as S
+    from model.experiments import sweep as S
 
     res = S.analyze(args.dir, dest=args.out, resamples=args.resamples,
                     conf_level=args.conf_level, seed=args.seed, plots=not args.no_plots)
@@ -72,7 +72,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers) -> None:
     """Register ``sweep`` and ``analyze`` on a subparsers action (``parser.add_subparsers()``)."""
-    from model.outcomes import kinds_help
+    from model.analysis.outcomes import kinds_help
 
     sw = subparsers.add_parser(
         "sweep", help="run a parameter sweep (factorial, LHS, Sobol, Morris) to Parquet",

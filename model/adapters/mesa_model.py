@@ -1,0 +1,160 @@
+"""The Mesa face of the model: one Agent per actor, on the same compiled kernel.
+
+``AfPakModel`` is a Mesa 3.5 ``Model``; each ``ActorAgent`` decides by calling the kernel's
+``decide_actor`` for this run, and the model applies all choices together with the kernel's
+``apply_month`` (decide-then-apply). There is no second copy of the dynamics: for the same
+scenario, parameters and seed, the numbers equal run 0 of ``model.simulate(..., seed=seed,
+params=...)`` with the same parameters (the table's values: ``params="default"``; ``simulate``
+alone draws from the calibrated posterior).
+
+The constructor's signature is the parameter table (one keyword per parameter, with its default),
+so ``mesa.batch_run(AfPakModel, parameters={...}, rng=[...], max_steps=...)`` works unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import mesa
+import numpy as np
+
+from model.core import kernel, spec
+from model.core import params as P
+from model.engine.runner import draw_uniforms, initial_state, merge_rows, run_overrides
+from model.inputs.compiled import compile_scenario
+from model.inputs.scenario import Scenario, load_scenario
+from model.io.paths import SCENARIOS
+
+DEFAULT_SCENARIO = SCENARIOS / "baseline.yaml"
+
+
+class ActorAgent(mesa.Agent):
+    """One of the five actors. Its only behaviour is its monthly decision."""
+
+    def __init__(self, model: AfPakModel, actor: str) -> None:
+        super().__init__(model)
+        self.actor = actor
+        self.index = spec.ACTOR_INDEX[actor]
+        self.action: int = -1
+
+    @property
+    def action_name(self) -> str:
+        return spec.ACTIONS[self.action].name if self.action >= 0 else ""
+
+    def decide(self) -> None:
+        """Choose this month's action from the start-of-month state (the kernel's rule)."""
+        m = self.model
+        comp, prm = m.phase
+        forced = comp.forced[m.month, self.index]
+        if forced >= 0:
+            self.action = int(forced)
+            return
+        self.action = int(kernel.decide_actor(prm, m.r, m.s, m.a0, m.b0, m.aid, m.x,
+                                              self.index, m.u[m.month, self.index],
+                                              comp.forbid[m.month]))
+
+
+class AfPakModel(mesa.Model):
+    """Trust, aid and action among US, PAK_MIL, PAK_CIV, TALIBAN and INDIA, month by month.
+
+    Keyword arguments: ``scenario`` (a path or Scenario; default ``scenarios/baseline.yaml``),
+    ``months`` (default: the scenario's), ``run`` (the run index under the seed, default 0),
+    every parameter of the table by name, and Mesa's ``rng`` (an int seed; 0 is a seed).
+    """
+
+    def __init__(self, scenario: str | Path | Scenario = DEFAULT_SCENARIO,
+                 months: int | None = None, run: int = 0, rng=None, **params) -> None:
+        super().__init__(rng=rng)
+        sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.compiled = compile_scenario(sc, months)
+        self.months = self.compiled.months
+        self.run_index = int(run)
+        self.master_seed = int(self._seed)
+        overrides = run_overrides(1, params, where="AfPakModel")
+        row = merge_rows(sc, overrides)[0]
+        self.prm = P.records([row])[0]
+        # A branch scenario follows its parent (and the parent's parameters) until the branch.
+        c = self.compiled
+        self._phase_prm = self.prm
+        start_sc = sc
+        if c.parent is not None:
+            start_sc = c.parent.scenario
+            self._phase_prm = P.records(merge_rows(start_sc, overrides))[0]
+        self.r, self.s, self.a0, self.b0, self.aid, self.x = initial_state(
+            start_sc, merge_rows(start_sc, overrides)[0])
+        self.u = draw_uniforms(self.master_seed, [self.run_index], self.months)[0]
+        self.month = 0
+        self.dates = self.compiled.dates()
+        self.actor_agents = [ActorAgent(self, a) for a in spec.ACTORS]
+        self._led_t = np.zeros((1, spec.N_ACTORS, spec.N_ACTORS))
+        # Trigger state per phase (a branch's parent and the branch have their own triggers).
+        self._trig_state = {id(cc): (np.zeros(len(cc.trig_ids), dtype=bool),
+                                     np.zeros(len(cc.trig_ids), dtype=bool))
+                            for cc in (self.compiled, self.compiled.parent) if cc is not None}
+        self._led_a = np.zeros((1, 2))
+        reporters = {"date": lambda m: m.dates[m.month]}
+        for i, a in enumerate(spec.ACTORS):
+            for j, b in enumerate(spec.ACTORS):
+                if i != j:
+                    reporters[f"trust {a}->{b}"] = (lambda m, i=i, j=j: m.trust[i, j])
+        for k, (d, rcp) in enumerate(spec.AID_FLOWS):
+            reporters[f"aid {d}->{rcp}"] = (lambda m, k=k: float(m.aid[k]))
+        for k, v in enumerate(spec.STATE_VARS):
+            reporters[v.name] = (lambda m, k=k: float(m.x[k]))
+        self.datacollector = mesa.DataCollector(
+            model_reporters=reporters,
+            agent_reporters={"actor": "actor", "action": "action_name"},
+        )
+        self.datacollector.collect(self)
+
+    @property
+    def phase(self):
+        """(compiled scenario, parameter record) in force this month: a branch scenario's
+        parent before the branch month, the scenario itself from then on."""
+        c = self.compiled
+        if c.parent is not None and self.month < c.branch:
+            return c.parent, self._phase_prm
+        return c, self.prm
+
+    @property
+    def trust(self) -> np.ndarray:
+        """Current 5x5 trust matrix (row trusts column)."""
+        out = np.empty((spec.N_ACTORS, spec.N_ACTORS))
+        kernel.trust_matrix(self.r, self.s, self.a0, self.b0, out)
+        return out
+
+    def step(self) -> None:
+        """One month: every agent decides, then the kernel applies all choices and events."""
+        if self.month >= self.months:
+            self.running = False
+            return
+        c, prm = self.phase
+        fired, done = self._trig_state[id(c)]
+        # Triggers read the start-of-month state, as the agents do.
+        kernel.triggers(self.trust, self.aid, self.x, self.month, c.cond, c.cond_value, c.trig,
+                        fired, done)
+        self.agents.do("decide")
+        actions = np.array([a.action for a in self.actor_agents], dtype=np.int64)
+        kernel.apply_month(prm, self.r, self.s, self.a0, self.b0, self.aid, self.x, actions,
+                           c.ev_action, c.ev_actor, c.ev_target, c.ev_goldstein, c.ev_material,
+                           c.ev_severity, c.month_ptr[self.month], c.month_ptr[self.month + 1],
+                           c.eff_event, c.eff_var, c.eff_mode, c.eff_value, 1, self._led_t,
+                           self._led_a, c.hold[self.month], c.trig[:, 0].copy(), fired)
+        self.month += 1
+        self.datacollector.collect(self)
+        if self.month >= self.months:
+            self.running = False
+
+
+def _signature() -> inspect.Signature:
+    base = inspect.signature(AfPakModel.__init__)
+    fixed = [p for name, p in base.parameters.items() if name not in ("params", "rng")]
+    extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=v, annotation=float)
+             for n, v in P.defaults().items()]
+    rng = base.parameters["rng"].replace(kind=inspect.Parameter.KEYWORD_ONLY)
+    return base.replace(parameters=[*fixed, *extra, rng])
+
+
+# The constructor's signature lists every parameter of the table (for batch_run, IDEs, docs).
+AfPakModel.__init__.__signature__ = _signature()

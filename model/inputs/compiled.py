@@ -1,0 +1,167 @@
+"""A scenario compiled into the kernel's arrays: events sorted by month, their effects,
+forced and forbidden actions, held values, trigger conditions, and the parent of a branch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from model.core import spec
+from model.inputs.scenario import (
+    HOLD_INDEX,
+    MAX_MONTHS,
+    EventSpec,
+    Scenario,
+    ScenarioError,
+    month_index,
+    month_label,
+    parse_condition,
+)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A scenario as the kernel's arrays (shared by all runs of a batch)."""
+
+    scenario: Scenario
+    months: int
+    ev_ids: tuple[str, ...]
+    ev_action: np.ndarray
+    ev_actor: np.ndarray
+    ev_target: np.ndarray
+    ev_goldstein: np.ndarray
+    ev_material: np.ndarray
+    ev_severity: np.ndarray
+    month_ptr: np.ndarray
+    eff_event: np.ndarray
+    eff_var: np.ndarray
+    eff_mode: np.ndarray
+    eff_value: np.ndarray
+    forced: np.ndarray        # months x actors: action index forced, -1 free
+    forbid: np.ndarray        # months x actions: True = ruled out
+    hold: np.ndarray          # months x (N_STATE + aid flows): value held, NaN free
+    cond: np.ndarray          # conditions x 5: trigger, kind, a, b, op (int64)
+    cond_value: np.ndarray    # conditions: threshold
+    trig: np.ndarray          # triggers x 5: event, once, first month, last month, 0 (int64)
+    trig_ids: tuple[str, ...]
+    ev_month: np.ndarray      # month index of each scheduled event
+    #: A branch runs ``parent`` for months [0, branch) and this scenario from ``branch`` on.
+    parent: Compiled | None = None
+    branch: int = 0
+
+    @property
+    def max_events_per_month(self) -> int:
+        return int(np.diff(self.month_ptr).max(initial=0))
+
+    @property
+    def n_scheduled(self) -> int:
+        """Scheduled events come first in the event arrays; trigger acts follow them."""
+        return len(self.ev_ids)
+
+    def dates(self) -> list[str]:
+        """'YYYY-MM' of each step: step 0 is the start, step k the state after k months."""
+        return [month_label(self.scenario.start, k) for k in range(self.months + 1)]
+
+
+def _events_arrays(evs: list[EventSpec], start: str, n: int,
+                   extra: list[EventSpec] = ()) -> dict[str, Any]:
+    """Event arrays: the scheduled events sorted by month (stable), then ``extra`` (trigger acts,
+    applied when their trigger fires, never by the schedule)."""
+    rows = sorted(((month_index(start, e.date), i, e) for i, e in enumerate(evs)),
+                  key=lambda t: (t[0], t[1]))
+    rows = [t for t in rows if 0 <= t[0] < n]
+    n_sched = len(rows)
+    rows += [(n, -1, e) for e in extra]
+    ids, act, actor, target, gold, mat, sev, months_of = [], [], [], [], [], [], [], []
+    effs: list[tuple[int, int, int, float]] = []
+    for k, (m, _i, e) in enumerate(rows):
+        ids.append(e.id)
+        months_of.append(m)
+        a_idx = spec.ACTION_INDEX[e.action] if e.action else -1
+        act.append(a_idx)
+        actor.append(spec.ACTOR_INDEX.get(e.actor, -1))
+        target.append(spec.ACTOR_INDEX.get(e.target, -1) if e.target else -1)
+        code = spec.ACTIONS[a_idx].cameo if a_idx >= 0 else (e.cameo or "01")
+        et = spec.event_types()[code]
+        gold.append(float(et["goldstein"]))
+        mat.append(et["quad"] in (2, 4))
+        sev.append(float(e.severity))
+        for var, eff in e.effects.items():
+            mode, val = (0, eff.set) if eff.set is not None else (1, eff.add)
+            effs.append((k, spec.STATE_INDEX[var], mode, float(val)))
+    ptr = np.searchsorted(np.asarray(months_of[:n_sched], dtype=np.int64), np.arange(n + 1),
+                          side="left")
+    return {
+        "ev_ids": tuple(ids[:n_sched]),
+        "ev_month": np.asarray(months_of[:n_sched], dtype=np.int64),
+        "ev_action": np.asarray(act, dtype=np.int64),
+        "ev_actor": np.asarray(actor, dtype=np.int64),
+        "ev_target": np.asarray(target, dtype=np.int64),
+        "ev_goldstein": np.asarray(gold, dtype=np.float64),
+        "ev_material": np.asarray(mat, dtype=bool),
+        "ev_severity": np.asarray(sev, dtype=np.float64),
+        "month_ptr": ptr.astype(np.int64),
+        "eff_event": np.asarray([e[0] for e in effs], dtype=np.int64),
+        "eff_var": np.asarray([e[1] for e in effs], dtype=np.int64),
+        "eff_mode": np.asarray([e[2] for e in effs], dtype=np.int64),
+        "eff_value": np.asarray([e[3] for e in effs], dtype=np.float64),
+    }
+
+
+def _span(sc: Scenario, start: str | None, to: str | None, n: int) -> range:
+    lo = 0 if start is None else max(0, month_index(sc.start, start))
+    hi = n - 1 if to is None else min(n - 1, month_index(sc.start, to))
+    return range(lo, hi + 1)
+
+
+def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
+    """Flatten a scenario into the kernel's arrays (events sorted by month, stable)."""
+    n = sc.months if months is None else int(months)
+    if not 1 <= n <= MAX_MONTHS:
+        raise ScenarioError(f"months must be between 1 and {MAX_MONTHS}, got {n}")
+    scheduled = sc.all_events(n)
+    trig_acts = []
+    for tr in sc.triggers:
+        a = spec.ACTIONS[spec.ACTION_INDEX[tr.then.action]] if tr.then.action else None
+        trig_acts.append(EventSpec(id=f"trigger {tr.id}", date=sc.start,
+                                   actor=a.actor if a else "OTHER", target=a.target if a else None,
+                                   action=tr.then.action, severity=tr.then.severity,
+                                   effects=tr.then.effects))
+    arrays = _events_arrays(scheduled, sc.start, n, trig_acts)
+    n_sched = len(arrays["ev_ids"])
+    forced = np.full((n, spec.N_ACTORS), -1, dtype=np.int64)
+    forbid = np.zeros((n, spec.N_ACTIONS), dtype=bool)
+    hold = np.full((n, len(HOLD_INDEX)), np.nan)
+    for iv in sc.interventions:
+        span = _span(sc, iv.start, iv.to, n)
+        if iv.force:
+            a = spec.ACTION_INDEX[iv.force]
+            forced[span.start:span.stop, spec.ACTOR_INDEX[spec.ACTIONS[a].actor]] = a
+        for name in iv.forbid:
+            forbid[span.start:span.stop, spec.ACTION_INDEX[name]] = True
+        for key, val in iv.hold.items():
+            hold[span.start:span.stop, HOLD_INDEX[key]] = val
+    cond, cond_value, trig = [], [], []
+    for t, tr in enumerate(sc.triggers):
+        for kind, a, b, op, val in parse_condition(tr.when):
+            cond.append((t, kind, a, b, op))
+            cond_value.append(val)
+        span = _span(sc, tr.start, tr.to, n)
+        trig.append((n_sched + t, int(tr.once), span.start, span.stop - 1, 0))
+    parent, branch = None, 0
+    if sc.branch is not None and sc.parent is not None:
+        branch = month_index(sc.start, sc.branch)
+        if branch < n:
+            parent = compile_scenario(sc.parent, n)
+        else:
+            branch = 0
+    return Compiled(
+        scenario=sc, months=n, **arrays, forced=forced, forbid=forbid, hold=hold,
+        parent=parent, branch=branch,
+        cond=np.asarray(cond, dtype=np.int64).reshape(-1, 5),
+        cond_value=np.asarray(cond_value, dtype=np.float64),
+        trig=np.asarray(trig, dtype=np.int64).reshape(-1, 5),
+        trig_ids=tuple(tr.id for tr in sc.triggers),
+    )
