@@ -10,9 +10,8 @@ memory (``ru_maxrss``) is its own:
 - ``engine``: ``model.engine.runner.iter_chunks`` over the same number of runs (default parameters),
   results discarded: the bare engine's throughput (one process; the numba kernel uses every
   core);
-- ``sweep``: ``model.experiments.sweep.run_sweep`` in the driver process (the default, ``--workers
-1``;
-  every core through numba), outcomes computed and written to Parquet;
+- ``sweep``: ``model.experiments.sweep.run_sweep`` in the driver process (the default,
+  ``--workers 1``; every core through numba), outcomes computed and written to Parquet;
 - ``pool2``: a local process pool of 2 workers (``--workers 2``), one numba thread each;
 - ``dask1``, ``dask2``: a Dask LocalCluster of 1 or 2 single-threaded worker processes
   (``--dask local --workers N``): the speed-up from 1 to 2 workers.

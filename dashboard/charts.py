@@ -141,22 +141,11 @@ def _curve(p: np.ndarray, q: np.ndarray, bend: float, shrink: float, n: int = 24
     return (1 - t) ** 2 * p + 2 * (1 - t) * t * ctrl + t**2 * q
 
 
-def network(trust: np.ndarray, aid: Sequence[float], actions: Mapping[str, str] | None = None,
-            title: str | None = None, focus: str | None = None,
-            height: int = 560) -> go.Figure:
-    """The five actors at one month: directed trust as edge colour and width, US aid as flows.
-
-    ``trust``: 5 x 5 (row trusts column, order ``ACTORS``); ``aid``: $M/month to PAK_MIL and
-    PAK_CIV (a dotted flow, its amount under the recipient); ``actions``: a caption under each
-    actor (e.g. its most frequent action);
-    ``focus``: an actor whose ties are labelled with their values while the others fade.
-    Each directed pair is a curve bent to its right, so A→B and B→A lie side by side; the
-    arrowhead points at the trusted actor.
-    """
+def _trust_edges(trust: np.ndarray, xy: dict, focus: str | None, shrink: float
+                 ) -> tuple[list[go.Scatter], list[dict]]:
+    """One curve and arrowhead per directed pair (labelled with its value around ``focus``)."""
     traces: list[go.Scatter] = []
     notes: list[dict] = []
-    xy = {a: np.array(NODE_XY[a], dtype=float) for a in ACTORS}
-    shrink = 0.17
     for i, a in enumerate(ACTORS):
         for j, b in enumerate(ACTORS):
             if i == j:
@@ -179,6 +168,13 @@ def network(trust: np.ndarray, aid: Sequence[float], actions: Mapping[str, str] 
                 notes.append({"x": mid[0], "y": mid[1], "text": f"{v:.2f}", "showarrow": False,
                               "font": {"size": 13, "color": "#1F1F1F"},
                               "bgcolor": "rgba(255,255,255,0.85)", "borderpad": 1})
+    return traces, notes
+
+
+def _aid_flows(aid: Sequence[float], xy: dict, shrink: float
+               ) -> tuple[list[go.Scatter], dict[str, str]]:
+    """A dotted flow from the US to each recipient, and the amount to write under it."""
+    traces: list[go.Scatter] = []
     aid_text: dict[str, str] = {}
     for k, rcp in enumerate(("PAK_MIL", "PAK_CIV")):
         amount = float(aid[k]) if k < len(aid) else 0.0
@@ -192,6 +188,40 @@ def network(trust: np.ndarray, aid: Sequence[float], actions: Mapping[str, str] 
             hoverinfo="text", hovertext=f"US aid to {rcp}: {amount:.0f} $M/month",
         ))
         aid_text[rcp] = f"aid ${amount:.0f}M/mo"
+    return traces, aid_text
+
+
+def _network_key() -> dict:
+    """The key, as one line of text: a colour bar or a legend would take space from the
+    picture."""
+    chip = "<span style='color:{}'>■</span>"
+    return {
+        "x": 0.5, "y": -0.01, "xref": "paper", "yref": "paper", "xanchor": "center",
+        "yanchor": "top", "showarrow": False, "font": {"size": 13},
+        "text": (f"{chip.format(OKABE_ITO['vermillion'])} 0 distrust "
+                 f"{chip.format('#BBBBBB')} 0.5 {chip.format(OKABE_ITO['blue'])} 1 trust"
+                 f" · wider: more trust<br>the arrow points at the trusted actor · "
+                 f"<span style='color:{AID_COLOUR}'>┅</span> US aid"),
+    }
+
+
+def network(trust: np.ndarray, aid: Sequence[float], actions: Mapping[str, str] | None = None,
+            title: str | None = None, focus: str | None = None,
+            height: int = 560) -> go.Figure:
+    """The five actors at one month: directed trust as edge colour and width, US aid as flows.
+
+    ``trust``: 5 x 5 (row trusts column, order ``ACTORS``); ``aid``: $M/month to PAK_MIL and
+    PAK_CIV (a dotted flow, its amount under the recipient); ``actions``: a caption under each
+    actor (e.g. its most frequent action);
+    ``focus``: an actor whose ties are labelled with their values while the others fade.
+    Each directed pair is a curve bent to its right, so A→B and B→A lie side by side; the
+    arrowhead points at the trusted actor.
+    """
+    xy = {a: np.array(NODE_XY[a], dtype=float) for a in ACTORS}
+    shrink = 0.17
+    traces, notes = _trust_edges(trust, xy, focus, shrink)
+    flows, aid_text = _aid_flows(aid, xy, shrink)
+    traces += flows
     traces.append(go.Scatter(
         x=[xy[a][0] for a in ACTORS], y=[xy[a][1] for a in ACTORS], mode="markers+text",
         showlegend=False, text=[f"<b>{a}</b>" for a in ACTORS], textposition="middle center",
@@ -211,16 +241,7 @@ def network(trust: np.ndarray, aid: Sequence[float], actions: Mapping[str, str] 
         notes.append({"x": x, "y": y + (0.2 if top else -0.2), "text": "<br>".join(lines),
                       "showarrow": False, "yanchor": "bottom" if top else "top",
                       "font": {"size": 13}, "bgcolor": "rgba(255,255,255,0.8)"})
-    # The key, as one line of text: a colour bar or a legend would take space from the picture.
-    chip = "<span style='color:{}'>■</span>"
-    notes.append({
-        "x": 0.5, "y": -0.01, "xref": "paper", "yref": "paper", "xanchor": "center",
-        "yanchor": "top", "showarrow": False, "font": {"size": 13},
-        "text": (f"{chip.format(OKABE_ITO['vermillion'])} 0 distrust "
-                 f"{chip.format('#BBBBBB')} 0.5 {chip.format(OKABE_ITO['blue'])} 1 trust"
-                 f" · wider: more trust<br>the arrow points at the trusted actor · "
-                 f"<span style='color:{AID_COLOUR}'>┅</span> US aid"),
-    })
+    notes.append(_network_key())
     fig = go.Figure(data=traces)
     fig.update_layout(annotations=notes)
     fig.update_xaxes(visible=False, range=[-1.35, 1.35])
@@ -402,8 +423,8 @@ def outcome_shares(table: pd.DataFrame, name_a: str = "A", name_b: str = "B",
                    title: str | None = None) -> go.Figure:
     """Yes/no outcomes of two scenarios: share of runs with its 95% interval, side by side.
 
-    ``table``: rows of ``dashboard.outcomes.compare`` (outcome, binary, a, a_lo, a_hi, b,
-    b_lo, b_hi).
+    ``table``: rows of ``model.analysis.summary.compare_questions`` (outcome, binary, a, a_lo,
+    a_hi, b, b_lo, b_hi).
     """
     sub = table[table["binary"]].iloc[::-1]
     fig = go.Figure()

@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 import yaml
 
+from model.analysis import summary
 from model.analysis.history import score
 from model.core import params as P
 from model.core import spec
@@ -166,19 +167,12 @@ def window(text: str) -> tuple[str, int]:
 
 
 # --------------------------------------------------------------------------------- ensembles
-def parameter_sets() -> str:
-    """The model's parameter sets: the calibrated posterior when one is shipped (one set drawn
-    per run), else the parameter table's defaults."""
-    from model.engine.paramsets import posterior_exists
-
-    return "posterior" if posterior_exists() else "default"
-
-
 @st.cache_data(max_entries=8, show_spinner=False)
 def ensemble(text: str, runs: int, seed: int) -> Results:
-    """``runs`` runs of a scenario under master seed ``seed`` (run i uses its own stream and its
-    own parameter set drawn from the calibrated posterior, when one is shipped)."""
-    return simulate(parse(text), runs=int(runs), seed=int(seed), params=parameter_sets())
+    """``runs`` runs of a scenario under master seed ``seed`` (run i uses its own stream and the
+    engine's default parameter sets: its own draw from the calibrated posterior, when one is
+    shipped)."""
+    return simulate(parse(text), runs=int(runs), seed=int(seed))
 
 
 def series_keys() -> dict[str, str]:
@@ -403,10 +397,8 @@ def compare_table(text_a: str, text_b: str, runs: int, seed: int, year: int, pai
     """The standard outcomes of two ensembles over ``period`` (first and last year, clipped to
     the months both cover; default all of them), and trust of ``pair`` in ``year``. None when
     the runs share no month."""
-    from dashboard import outcomes
-
     ra, rb = ensemble(text_a, runs, seed), ensemble(text_b, runs, seed)
-    ov = outcomes.overlap(ra, rb)
+    ov = summary.overlap(ra, rb)
     if ov is None:
         return None
     lo, hi = ov
@@ -415,8 +407,8 @@ def compare_table(text_a: str, text_b: str, runs: int, seed: int, year: int, pai
         if lo > hi:
             lo, hi = ov
     year = min(max(int(year), int(ov[0][:4])), int(ov[1][:4]))
-    return outcomes.compare(ra, rb, outcomes.default_outcomes(lo, hi, year, pair, ov),
-                            name_a, name_b)
+    return summary.compare_questions(ra, rb, summary.default_questions(lo, hi, year, pair, ov),
+                                     name_a, name_b)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -450,6 +442,5 @@ def explain(text_a: str, text_b: str, runs: int, seed: int) -> tuple[list[str], 
         return None
     if not hasattr(mcompare, "compare") or window(text_a) != window(text_b):
         return None
-    cmp = mcompare.compare(parse(text_a), parse(text_b), runs=int(runs), seed=int(seed),
-                           params=parameter_sets())
+    cmp = mcompare.compare(parse(text_a), parse(text_b), runs=int(runs), seed=int(seed))
     return list(cmp.summary), list(cmp.reasons)

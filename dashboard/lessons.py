@@ -1,7 +1,8 @@
 """Guided lessons for the Classroom page, read from ``dashboard/content/lessons/*.md``.
 
 A lesson file is markdown with a YAML header: what to run (a shipped scenario and a variant of
-it), the question's outcome (``dashboard.outcomes.Outcome``), how the model's answer is measured
+it), the question's outcome (a ``model.analysis.summary.Question``: a kind of the outcome registry
+over a period), how the model's answer is measured
 (``variant``: the outcome under the variant; ``difference``: variant minus the unchanged
 scenario, run by run with the same seeds) and the prediction's scale. The body's level-2
 sections are the lesson's prose: ``The question`` (shown first), ``What the model says``,
@@ -20,7 +21,7 @@ import numpy as np
 import yaml
 
 from dashboard import core
-from dashboard.outcomes import Outcome, describe, summarise
+from model.analysis.summary import Question, describe, paired, summarise
 from model.io.errors import ModelInputError
 
 LESSON_DIR = core.CONTENT / "lessons"
@@ -55,20 +56,20 @@ class Lesson:
     scenario: str
     variant_label: str
     variant: dict
-    outcome: Outcome
+    outcome: Question
     measure: str
     scale: float
     prediction: Prediction
-    also: tuple[Outcome, ...]
+    also: tuple[Question, ...]
     events: tuple[str, ...]
     series: tuple[str, ...]
     sections: dict[str, str] = field(hash=False, compare=False)
     path: Path | None = field(default=None, hash=False, compare=False)
 
 
-def _outcome(raw: dict, where: str) -> Outcome:
+def _outcome(raw: dict, where: str) -> Question:
     try:
-        return Outcome(kind=str(raw["kind"]), start=str(raw["start"]), end=str(raw["end"]),
+        return Question(kind=str(raw["kind"]), start=str(raw["start"]), end=str(raw["end"]),
                        subject=str(raw.get("subject", "")))
     except (KeyError, TypeError, ValueError) as exc:
         raise LessonError(f"{where}: bad outcome {raw!r} ({exc})") from None
@@ -173,20 +174,20 @@ def answer(lesson: Lesson, runs: int, seed: int, injected: tuple[dict, ...] = ()
     o, s = lesson.outcome, lesson.scale
     vb, vv = o.values(rb), o.values(rv)
     unit = lesson.prediction.unit
-    base_txt = describe(o, summarise(o, vb))
-    var_txt = describe(o, summarise(o, vv))
-    also = [(a.label, describe(a, summarise(a, a.values(rb))),
-             describe(a, summarise(a, a.values(rv)))) for a in lesson.also]
+    base_txt = describe(o, o.summary(rb))
+    var_txt = describe(o, o.summary(rv))
+    also = [(a.label, describe(a, a.summary(rb)), describe(a, a.summary(rv)))
+            for a in lesson.also]
     if lesson.measure == "difference":
-        diff = (vv - vb) * s
+        diff = paired(o.outcome, rb, rv) * s
         q5, q50, q95 = np.quantile(diff, [0.05, 0.5, 0.95])
         headline = (f"{o.label}: changes by {q50:+.1f}{unit} (median of {runs} runs; 5–95%: "
                     f"{q5:+.1f} to {q95:+.1f}) {lesson.variant_label}.")
         return Answer(headline, diff, None, base_txt, var_txt, also)
     if o.binary:
-        est = summarise(o, vv)
+        est = summarise(True, vv)
         share = (est[0] * s, est[1] * s, est[2] * s)
-        base_share = summarise(o, vb)[0] * s
+        base_share = summarise(True, vb)[0] * s
         headline = (f"{o.label}: {share[0]:.0f}{unit} of runs {lesson.variant_label} "
                     f"(95% CI {share[1]:.0f}–{share[2]:.0f}{unit}), against "
                     f"{base_share:.0f}{unit} in the unchanged scenario.")

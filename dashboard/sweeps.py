@@ -3,9 +3,9 @@
 A sweep results folder holds Parquet parts with one row per run (parameter columns and outcome
 columns), a ``manifest.json`` describing them, and optionally ``sensitivity*.csv`` tables of
 sensitivity indices. ``load`` reads such a folder and refuses anything else with a message that
-says what was expected; it never writes. ``small_sweep`` samples a few parameters over their
-bounds and runs one model run per point, for a quick look when no folder is at hand (a stand-in
-until ``model.experiments.sweep`` offers it).
+says what was expected; it never writes. ``small_sweep`` runs a small sweep of a few parameters
+over their bounds through ``model.experiments.sweep`` (its samplers, outcome registry, store and
+analysis), for a quick look when no folder is at hand.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import pyarrow.parquet as pq
 
 from model.analysis import outcomes as O
 from model.core import params as P
-from model.engine.runner import simulate
-from model.inputs.scenario import Scenario
-from model.io.errors import ModelInputError
-from model.io.paths import ROOT
+from model.experiments import sweep as msweep
+from model.inputs.scenario import Scenario, load_scenario
+from model.io.paths import ROOT, SCENARIOS
 
 #: Columns that identify a run rather than describe it.
 ID_COLUMNS = {"run", "run_id", "seed", "chunk", "sample", "replicate", "point", "index", "id"}
@@ -34,8 +33,9 @@ ID_COLUMNS = {"run", "run_id", "seed", "chunk", "sample", "replicate", "point", 
 SEARCH_DIRS = ("results", "out", "sweeps", "reports")
 
 
-class SweepError(ModelInputError):
-    """A folder that is not a readable sweep results folder."""
+#: A folder that is not a readable sweep results folder, or a small sweep that cannot run: the
+#: package's own error type.
+SweepError = msweep.SweepError
 
 
 @dataclass
@@ -144,16 +144,6 @@ def read_sensitivity(path: Path) -> pd.DataFrame:
     return sensitivity_long(df, str(path))
 
 
-def _sweep_module():
-    """``model.experiments.sweep`` when it offers what the page uses (it is optional), else None."""
-    try:
-        from model.experiments import sweep as msweep
-    except ImportError:
-        return None
-    needed = ("read_manifest", "load_results", "from_mapping", "run_sweep", "analyze", "FORMAT")
-    return msweep if all(hasattr(msweep, n) for n in needed) else None
-
-
 def _parts(path: Path) -> list[Path]:
     """Parquet files with one row per run: everything but the sample matrix, the time series
     and temporary files."""
@@ -196,8 +186,7 @@ def load(folder: str | Path) -> Sweep:
         raise SweepError(f"{path}: is a file; expected a sweep results folder (Parquet parts "
                          "with one row per run, and manifest.json)")
     manifest = _manifest(path)
-    msweep = _sweep_module()
-    if msweep is not None and manifest.get("format") == msweep.FORMAT:
+    if manifest.get("format") == msweep.FORMAT:
         try:
             df = msweep.load_results(path, complete=False)
         except (OSError, pa.ArrowException, KeyError) as exc:
@@ -278,38 +267,29 @@ class SmallSweep:
     engine: str
 
 
-def sample(names: Sequence[str], n: int, seed: int) -> pd.DataFrame:
-    """A Latin hypercube sample of ``n`` points over the table bounds of the parameters."""
-    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(7,)))
+def _spec(names: Sequence[str], n: int, seed: int, method: str) -> dict:
     tab = P.table()
-    cols = {}
-    for name in names:
-        p = tab[name]
-        u = (rng.permutation(n) + rng.random(n)) / n
-        cols[name] = p.lo + u * (p.hi - p.lo)
-    return pd.DataFrame(cols)
+    return {"name": "dashboard", "sampler": {"method": method}, "samples": int(n),
+            "replicates": 1, "seed": int(seed),
+            "parameters": {k: [tab[k].lo, tab[k].hi] for k in names},
+            "outcomes": SMALL_OUTCOMES}
 
 
-def run_outcomes(res) -> pd.DataFrame:
-    """Per-run outcome columns when ``model.experiments.sweep`` is not available (same names)."""
-    return pd.DataFrame({
-        "final_trust_mil_us": res.trust_series("PAK_MIL", "US")[:, -1].astype(np.float64),
-        "mean_trust_us_mil": res.trust_series("US", "PAK_MIL")[:, 1:].astype(np.float64
-                                                                          ).mean(axis=1),
-        "total_aid": res.aid[:, 1:, :].astype(np.float64).sum(axis=(1, 2)),
-        "months_route_closed": (res.supply_route_open[:, 1:] < 0.5).sum(axis=1).astype(float),
-        "hedging": res.action_count("MIL_HEDGE").sum(axis=1).astype(float),
-    })
+def sample(names: Sequence[str], n: int, seed: int, sc: Scenario | None = None
+           ) -> pd.DataFrame:
+    """The package's Latin hypercube sample of ``n`` points over the table bounds of the
+    parameters (``model.experiments.sweep.sample_matrix``)."""
+    sc = sc if sc is not None else load_scenario(SCENARIOS / "baseline.yaml")
+    sw = msweep.from_mapping(_spec(list(names), n, seed, "lhs"), scenario=sc)
+    return pd.DataFrame(msweep.sample_matrix(sw), columns=list(names))
 
 
 def small_sweep(sc: Scenario, names: Sequence[str], n: int, seed: int,
                 method: str = "lhs") -> SmallSweep:
     """Sample ``names`` over their table bounds and run one model run per point.
 
-    With ``model.experiments.sweep`` the sweep runs through it (sampler ``lhs`` or ``sobol``,
-    written to a
-    temporary folder that is removed afterwards) and its analysis gives the indices; without
-    it, a Latin hypercube here and Spearman rank correlations.
+    The sweep runs through ``model.experiments.sweep`` (sampler ``lhs`` or ``sobol``, written
+    to a temporary folder that is removed afterwards) and its analysis gives the indices.
     """
     names = list(names)
     if not names:
@@ -318,28 +298,15 @@ def small_sweep(sc: Scenario, names: Sequence[str], n: int, seed: int,
         raise SweepError(f"a sweep needs at least 2 points, got {n}")
     if method == "sobol" and n & (n - 1):
         raise SweepError(f"a Sobol sweep needs a power of two points, got {n}")
-    msweep = _sweep_module()
-    if msweep is not None:
-        tab = P.table()
-        spec = {"name": "dashboard", "sampler": {"method": method}, "samples": int(n),
-                "replicates": 1, "seed": int(seed),
-                "parameters": {k: [tab[k].lo, tab[k].hi] for k in names},
-                "outcomes": SMALL_OUTCOMES}
-        sw = msweep.from_mapping(spec, scenario=sc)
-        with tempfile.TemporaryDirectory(prefix="afpak-dashboard-sweep-") as tmp:
-            out = Path(tmp) / "sweep"
-            msweep.run_sweep(sw, out, progress=False, log=lambda _msg: None)
-            df = msweep.load_results(out)
-            an = msweep.analyze(out, dest=Path(tmp) / "analysis", plots=False)
-        sens = pd.concat([sensitivity_long(t.assign(outcome=k), k)
-                          for k, t in an.tables.items()], ignore_index=True)
-        return SmallSweep(df, names, list(SMALL_OUTCOMES), sens, method, "model.experiments.sweep")
-    pts = sample(names, n, seed)
-    res = simulate(sc, runs=n, seed=seed, params=pts.to_dict("records"))
-    df = pd.concat([pd.DataFrame({"run_id": np.arange(n)}), pts, run_outcomes(res)], axis=1)
-    sens = pd.concat([rank_sensitivity(df, names, o, seed=seed) for o in SMALL_OUTCOMES],
-                     ignore_index=True)
-    return SmallSweep(df, names, list(SMALL_OUTCOMES), sens, "lhs", "dashboard")
+    sw = msweep.from_mapping(_spec(names, n, seed, method), scenario=sc)
+    with tempfile.TemporaryDirectory(prefix="afpak-dashboard-sweep-") as tmp:
+        out = Path(tmp) / "sweep"
+        msweep.run_sweep(sw, out, progress=False, log=lambda _msg: None)
+        df = msweep.load_results(out)
+        an = msweep.analyze(out, dest=Path(tmp) / "analysis", plots=False)
+    sens = pd.concat([sensitivity_long(t.assign(outcome=k), k)
+                      for k, t in an.tables.items()], ignore_index=True)
+    return SmallSweep(df, names, list(SMALL_OUTCOMES), sens, method, "model.experiments.sweep")
 
 
 def rank_sensitivity(df: pd.DataFrame, params: Sequence[str], outcome: str, boot: int = 200,

@@ -1,6 +1,6 @@
-"""Calibration (model/calibration/calibrate.py): parameter recovery on synthetic data, resume after
-an
-interruption, determinism, the posterior file and its per-run draws.
+"""Calibration (model/calibration/: fit.py, store.py, designs.py, posterior.py ...): parameter
+recovery on synthetic data, resume after an interruption, determinism, the posterior file and its
+per-run draws.
 
 The calibrations here are tiny: a 60-month scenario, three free parameters and a few thousand
 runs, so that each takes about a second.
@@ -12,10 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.calibration import calibrate as C
 from model.calibration import targets as TG
+from model.calibration.fit import Calibration, InterruptedForTestError, evaluate_points, run
+from model.calibration.identification import identification, provenance
+from model.calibration.posterior import PROVENANCE_PATH, write_posterior
+from model.calibration.problem import Problem, free_parameters, prior_box
+from model.calibration.settings import CalibrationError, Settings, load_start
+from model.cli.calibrate import main as calibrate_main
 from model.core import params as P
-from model.engine.paramsets import PosteriorError
+from model.engine.paramsets import POSTERIOR_PATH, PosteriorError, draw_params, load_posterior
 from model.engine.runner import simulate
 from model.inputs.scenario import from_mapping, month_label
 
@@ -29,7 +34,7 @@ SMALL = {"replicates": 4, "waves": 6, "min_keep": 0.2, "kernel_scale": 0.5, "can
          "subspace": 0.5, "common_numbers": True, "start_share": 0.0}
 
 
-def synthetic_problem(truth: dict[str, float] = TRUE, synth_runs: int = 400) -> C.Problem:
+def synthetic_problem(truth: dict[str, float] = TRUE, synth_runs: int = 400) -> Problem:
     """Targets = the expected monthly counts of three actions under ``truth`` (two-sided,
     tolerance 5 % + 0.5), over a quiet 60-month scenario; free: the three intercepts."""
     sc = from_mapping({"name": "synthetic", "start": START, "months": MONTHS})
@@ -44,23 +49,23 @@ def synthetic_problem(truth: dict[str, float] = TRUE, synth_runs: int = 400) -> 
     ts = TG.TargetSet(start=START, months=MONTHS, window=6, targets=targets,
                       weights=np.full(len(targets), 1.0 / len(targets)))
     names = tuple(TRUE)
-    lo, hi = C.prior_box(names)
-    return C.Problem(scenario=sc, months=MONTHS, targets=ts, names=names, lo=lo, hi=hi)
+    lo, hi = prior_box(names)
+    return Problem(scenario=sc, months=MONTHS, targets=ts, names=names, lo=lo, hi=hi)
 
 
 @pytest.fixture(scope="module")
-def problem() -> C.Problem:
+def problem() -> Problem:
     return synthetic_problem()
 
 
-def settings(**kw) -> C.Settings:
-    return C.Settings.from_config(**{**SMALL, **kw})
+def settings(**kw) -> Settings:
+    return Settings.from_config(**{**SMALL, **kw})
 
 
 @pytest.fixture(scope="module")
-def reference(problem, tmp_path_factory) -> C.Calibration:
+def reference(problem, tmp_path_factory) -> Calibration:
     """An uninterrupted calibration (seed 3)."""
-    return C.run(problem, settings(seed=3), tmp_path_factory.mktemp("ref"), progress=False)
+    return run(problem, settings(seed=3), tmp_path_factory.mktemp("ref"), progress=False)
 
 
 # ------------------------------------------------------------------------- recovery
@@ -97,7 +102,7 @@ def test_parameter_recovery_with_a_full_dimensional_proposal(problem, tmp_path):
     importance weights prior / proposal, and the truth still inside the 90 % interval."""
     s = settings(seed=5, subspace=1.0, common_numbers=False, start_share=0.0)
     assert s.proposal_has_density
-    cal = C.run(problem, s, tmp_path, progress=False)
+    cal = run(problem, s, tmp_path, progress=False)
     post = cal.posterior_frame()
     w = post["weight"].to_numpy()
     assert cal.ess < 0.99 * len(w)                      # the weights are not the kernel alone
@@ -113,7 +118,7 @@ def test_start_design_draws_around_the_start_point(problem, tmp_path):
                     + "".join(f"{k},{v}\n" for k, v in start.items()))
     s = settings(seed=3, start=str(path), start_share=0.5, start_scale=0.02)
     assert not s.proposal_has_density
-    cal = C.run(problem, s, tmp_path / "run", progress=False)
+    cal = run(problem, s, tmp_path / "run", progress=False)
     n_w = s.points_per_wave
     n_start = round(0.5 * n_w)
     first = cal.u[cal.wave == 0]
@@ -136,35 +141,35 @@ def test_start_design_draws_around_the_start_point(problem, tmp_path):
 def test_start_point_is_checked(tmp_path, text, match):
     path = tmp_path / "start.csv"
     path.write_text(text)
-    with pytest.raises(C.CalibrationError, match=match):
-        C.load_start(path)
+    with pytest.raises(CalibrationError, match=match):
+        load_start(path)
 
 
 def test_shipped_start_point_is_valid():
-    start = C.load_start(TG.config()["algorithm"]["start"])
-    assert set(start) <= set(C.free_parameters())
+    start = load_start(TG.config()["algorithm"]["start"])
+    assert set(start) <= set(free_parameters())
 
 
 def test_common_random_numbers_pair_the_points(problem):
     x = problem.to_values(np.full((2, problem.dim), 0.5))          # the same point twice
-    m_crn, _ = C.evaluate_points(problem, x, 0, 0, 4, common=True)
+    m_crn, _ = evaluate_points(problem, x, 0, 0, 4, common=True)
     np.testing.assert_array_equal(m_crn[0], m_crn[1])
-    m_ind, _ = C.evaluate_points(problem, x, 0, 0, 4, common=False)
+    m_ind, _ = evaluate_points(problem, x, 0, 0, 4, common=False)
     assert not np.array_equal(m_ind[0], m_ind[1])
 
 
 # ------------------------------------------------------------------ resume, determinism
 def test_resume_after_interruption_equals_an_uninterrupted_run(problem, reference, tmp_path):
     s = settings(seed=3)
-    with pytest.raises(C.InterruptedForTestError):
-        C.run(problem, s, tmp_path, progress=False, stop_after=5)
+    with pytest.raises(InterruptedForTestError):
+        run(problem, s, tmp_path, progress=False, stop_after=5)
     parts = sorted((tmp_path / "parts").glob("*.npz"))
     assert len(parts) == 5
     stamps = {p.name: p.stat().st_mtime_ns for p in parts}
     (tmp_path / "parts" / ".w00-c00099.123.tmp.npz").write_bytes(b"half a file")  # a SIGKILL
-    with pytest.raises(C.CalibrationError, match="--resume"):
-        C.run(problem, s, tmp_path, progress=False)
-    cal = C.run(problem, s, tmp_path, resume=True, progress=False)
+    with pytest.raises(CalibrationError, match="--resume"):
+        run(problem, s, tmp_path, progress=False)
+    cal = run(problem, s, tmp_path, resume=True, progress=False)
     for p in parts:                                    # finished parts were not recomputed
         assert p.stat().st_mtime_ns == stamps[p.name]
     assert not list((tmp_path / "parts").glob(".*tmp*"))
@@ -172,17 +177,31 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(problem, referenc
     np.testing.assert_array_equal(cal.mean, reference.mean)
 
 
+def test_resume_recomputes_a_damaged_part(problem, reference, tmp_path):
+    """A part that does not read back whole (damaged outside the store) is computed again,
+    not trusted, and the result still equals the uninterrupted run's."""
+    s = settings(seed=3)
+    with pytest.raises(InterruptedForTestError):
+        run(problem, s, tmp_path, progress=False, stop_after=3)
+    damaged = tmp_path / "parts" / "w00-c00001.npz"
+    damaged.write_bytes(b"not a zip file")
+    cal = run(problem, s, tmp_path, resume=True, progress=False)
+    with np.load(damaged) as z:
+        assert set(z.files) == {"mean", "var"}
+    pd.testing.assert_frame_equal(cal.posterior_frame(), reference.posterior_frame())
+
+
 def test_resume_refuses_other_settings(problem, tmp_path):
-    with pytest.raises(C.InterruptedForTestError):
-        C.run(problem, settings(seed=3), tmp_path, progress=False, stop_after=1)
-    with pytest.raises(C.CalibrationError, match="settings"):
-        C.run(problem, settings(seed=4), tmp_path, resume=True, progress=False)
+    with pytest.raises(InterruptedForTestError):
+        run(problem, settings(seed=3), tmp_path, progress=False, stop_after=1)
+    with pytest.raises(CalibrationError, match="settings"):
+        run(problem, settings(seed=4), tmp_path, resume=True, progress=False)
 
 
 def test_same_seed_same_posterior_other_seed_other(problem, reference, tmp_path):
-    again = C.run(problem, settings(seed=3), tmp_path / "a", progress=False)
+    again = run(problem, settings(seed=3), tmp_path / "a", progress=False)
     pd.testing.assert_frame_equal(again.posterior_frame(), reference.posterior_frame())
-    other = C.run(problem, settings(seed=4), tmp_path / "b", progress=False)
+    other = run(problem, settings(seed=4), tmp_path / "b", progress=False)
     assert not np.array_equal(other.posterior_frame().to_numpy(),
                               reference.posterior_frame().to_numpy())
 
@@ -199,34 +218,34 @@ def test_run_ids_and_budget(reference):
 
 
 def test_settings_are_checked():
-    with pytest.raises(C.CalibrationError, match="too small"):
-        C.Settings.from_config(budget=1000)
-    with pytest.raises(C.CalibrationError, match="until"):
-        C.Settings.from_config(until="2011/12")
-    with pytest.raises(C.CalibrationError, match="unknown"):
-        C.Settings.from_config({"algorithm": {"wavez": 3}})
+    with pytest.raises(CalibrationError, match="too small"):
+        Settings.from_config(budget=1000)
+    with pytest.raises(CalibrationError, match="until"):
+        Settings.from_config(until="2011/12")
+    with pytest.raises(CalibrationError, match="unknown"):
+        Settings.from_config({"algorithm": {"wavez": 3}})
 
 
 def test_cli_rejects_bad_input(capsys):
-    assert C.main(["--until", "late", "--quiet", "--out", "/nonexistent/x"]) == 2
+    assert calibrate_main(["--until", "late", "--quiet", "--out", "/nonexistent/x"]) == 2
     assert "until" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------ posterior file
 def test_posterior_file_round_trip_and_draws(reference, tmp_path):
-    path = C.write_posterior(reference, tmp_path / "posterior.csv", {"test": "yes"})
+    path = write_posterior(reference, tmp_path / "posterior.csv", {"test": "yes"})
     assert path.read_text().startswith("# test: yes\n")
-    post = C.load_posterior(path)
+    post = load_posterior(path)
     assert post.names == reference.names
     assert len(post.frame) == SMALL["posterior"]
     assert post.best() == pytest.approx(reference.best(), rel=1e-5)
-    a = C.draw_params(7, range(20), post)
-    b = C.draw_params(7, [5, 6, 7], post)
+    a = draw_params(7, range(20), post)
+    b = draw_params(7, [5, 6, 7], post)
     assert b == a[5:8]                                 # a run's set does not depend on the batch
-    assert C.draw_params(7, range(20), post) == a      # deterministic
-    assert C.draw_params(8, range(20), post) != a
+    assert draw_params(7, range(20), post) == a      # deterministic
+    assert draw_params(8, range(20), post) != a
     assert all(set(d) == set(reference.names) for d in a)
-    assert "bias_civ_align" not in C.draw_params(7, [0], post, exclude=["bias_civ_align"])[0]
+    assert "bias_civ_align" not in draw_params(7, [0], post, exclude=["bias_civ_align"])[0]
 
 
 def test_draws_follow_the_weights(reference, tmp_path):
@@ -235,8 +254,8 @@ def test_draws_follow_the_weights(reference, tmp_path):
     df.loc[3, "weight"] = 1.0
     path = tmp_path / "one.csv"
     df.to_csv(path, index=False)
-    post = C.load_posterior(path)
-    draws = C.draw_params(0, range(50), post)
+    post = load_posterior(path)
+    draws = draw_params(0, range(50), post)
     assert all(d == post.sets()[3] for d in draws)
 
 
@@ -245,46 +264,46 @@ def test_load_posterior_checks_bounds_and_columns(reference, tmp_path):
     df.loc[0, "bias_civ_align"] = 99.0
     df.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(PosteriorError, match="bounds"):
-        C.load_posterior(tmp_path / "bad.csv")
+        load_posterior(tmp_path / "bad.csv")
     df = reference.posterior_frame().drop(columns="weight")
     df.to_csv(tmp_path / "noweight.csv", index=False)
     with pytest.raises(PosteriorError, match="weight"):
-        C.load_posterior(tmp_path / "noweight.csv")
+        load_posterior(tmp_path / "noweight.csv")
     with pytest.raises(PosteriorError, match="no posterior"):
-        C.load_posterior(tmp_path / "missing.csv")
+        load_posterior(tmp_path / "missing.csv")
 
 
-@pytest.mark.skipif(not C.POSTERIOR_PATH.exists(), reason="no shipped posterior yet")
+@pytest.mark.skipif(not POSTERIOR_PATH.exists(), reason="no shipped posterior yet")
 def test_shipped_posterior():
-    post = C.load_posterior()
+    post = load_posterior()
     assert len(post.frame) >= 200
-    assert set(post.names) == set(C.free_parameters()), \
+    assert set(post.names) == set(free_parameters()), \
         "the shipped posterior is stale: re-run `python -m model calibrate`"
     assert post.weights.sum() == pytest.approx(1.0)
     fixed = set(P.names()) - set(post.names)
     assert fixed == set(TG.config()["fixed"])
-    assert C.PROVENANCE_PATH.exists()
-    prov = pd.read_csv(C.PROVENANCE_PATH)
+    assert PROVENANCE_PATH.exists()
+    prov = pd.read_csv(PROVENANCE_PATH)
     assert list(prov.columns[:3]) == ["parameter", "target", "strength"]
     assert set(prov["parameter"]) <= set(post.names)
 
 
 def test_provenance_and_identification(reference, problem):
-    prov = C.provenance(reference)
+    prov = provenance(reference)
     assert set(prov["parameter"]) == set(problem.names)
     strongest = prov.loc[prov["strength"].abs().groupby(prov["parameter"]).idxmax()]
     got = dict(zip(strongest["parameter"], strongest["target"], strict=True))
     for name, action in ACTIONS.items():               # each intercept drives its own count
         assert got[name] == f"count:{action}"
-    ident = C.identification(reference)
+    ident = identification(reference)
     assert ident["identified"].all()
 
 
 def test_free_parameters_come_from_the_table():
-    free = C.free_parameters()
+    free = free_parameters()
     assert set(free) | set(TG.config()["fixed"]) == set(P.names())
     assert "civ_package_months" not in free            # fixed by the documented five years
     assert "civ_package" in free                       # the disbursed rate is calibrated
     assert "bias_us_civ_aid" in free
-    with pytest.raises(C.CalibrationError, match="unknown"):
-        C.free_parameters({"fixed": {"no_such_parameter": {}}})
+    with pytest.raises(CalibrationError, match="unknown"):
+        free_parameters({"fixed": {"no_such_parameter": {}}})

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from model.core.spec import ACTION_INDEX, ACTIONS, ACTORS, STATE_INDEX, event_types, goldstein
+from model.inputs import catalog as catalog_module
 from model.inputs.catalog import (
     FRAME_COLUMNS,
     CatalogError,
@@ -26,6 +27,7 @@ from model.inputs.catalog import (
     load_catalog,
     quote_found,
 )
+from model.io import yamlio
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "model" / "data"
@@ -396,6 +398,12 @@ BAD_CASES = [
     ("unknown actor", _bad("bad_actor", actor="PAKISTAN"), "actor: PAKISTAN", 1, "PAKISTAN"),
     ("malformed date", _bad("bad_date", date='"2031-13"'), '"2031-13"', 1, "date"),
     ("impossible day", _bad("bad_day", date='"2031-02-30"'), '"2031-02-30"', 1, "date"),
+    # Unquoted, YAML cannot build the date: the loader keeps the text and the record refuses it.
+    ("impossible day, unquoted", _bad("bad_feb", date="2031-02-31"), "2031-02-31", 1,
+     "'2031-02-31' is not a date: 2031-02 has 28 days"),
+    ("month 00", _bad("bad_month00", date='"2031-00"'), '"2031-00"', 1, "outside 01..12"),
+    ("impossible range bound", _bad("bad_range", range='["2031-02-31", "2031-07"]'),
+     "2031-02-31", 1, "'2031-02-31' is not a date"),
     ("quote not in source", _bad("bad_quote", quote='"the road reopened in June"'),
      "the road reopened in June", 1, "quote not found"),
     ("duplicate key", _bad("bad_dup", target="US\n    target: INDIA"), "target: INDIA", 1,
@@ -456,6 +464,40 @@ def test_bad_yaml_syntax_names_file_and_line(tmp_path):
     events = _write(tmp_path, GOOD_EVENT + "  - id: broken\n    date: [unclosed\n")
     with pytest.raises(CatalogError, match=r"events\.yaml:\d+: invalid YAML"):
         load_catalog(events)
+
+
+def test_catalog_reads_its_files_with_the_one_yaml_loader(tmp_path, monkeypatch):
+    """Both files go through ``model.io.yamlio`` (with repeated keys kept aside so that each is
+    reported with its record), and a duplicate key is found by it."""
+    calls = []
+    real_load = yamlio.load
+
+    def spy(path, **options):
+        calls.append((Path(path).name, options.get("duplicates")))
+        return real_load(path, **options)
+
+    monkeypatch.setattr(yamlio, "load", spy)
+    events = _write(tmp_path, GOOD_EVENT + _bad("bad_dup", target="US\n    target: INDIA"))
+    with pytest.raises(CatalogError) as info:
+        load_catalog(events)
+    assert sorted(calls) == [("events.yaml", "keep_first"), ("sources.yaml", "keep_first")]
+    line = _line(events, "target: INDIA")
+    assert f"events.yaml:{line}: event 'bad_dup': duplicate key 'target'" in str(info.value)
+
+
+def test_catalog_sizes_are_bounded(tmp_path, monkeypatch):
+    """A catalog file or an article over its limit is reported like any other problem."""
+    events = _write(tmp_path, GOOD_EVENT)
+    monkeypatch.setattr(catalog_module, "CATALOG_LIMITS", yamlio.Limits(max_nodes=15))
+    with pytest.raises(CatalogError, match=r"events\.yaml:\d+: invalid YAML: more than 15 values"):
+        load_catalog(events)
+    monkeypatch.undo()
+    monkeypatch.setattr(catalog_module, "MAX_ARTICLE_BYTES", 100)
+    with pytest.raises(CatalogError) as info:
+        load_catalog(events)
+    assert f"sources.yaml:{_line(tmp_path / 'sources.yaml', 'file: ruritania.txt')}" in str(
+        info.value)
+    assert "the limit is 100" in str(info.value)
 
 
 def test_bad_file_shapes_are_reported(tmp_path):

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dashboard import core, lessons, outcomes, play, sweeps
+from dashboard import core, lessons, play, sweeps
+from model.analysis import summary as S
 from model.core import params as P
 from model.core import spec
 from model.io.errors import ModelInputError
@@ -205,7 +206,7 @@ def test_param_step_keeps_the_default_on_the_grid():
 
 # -------------------------------------------------------------------------------- outcomes
 def test_outcome_route_closed_matches_the_arrays(history):
-    o = outcomes.Outcome("route_closed", "2011-05", "2012-06")
+    o = S.Question("route_closed", "2011-05", "2012-06")
     v = o.values(history)
     steps = [k for k, d in enumerate(history.dates) if "2011-05" <= d <= "2012-06"]
     assert np.array_equal(v, (history.supply_route_open[:, steps] < 0.5).any(axis=1))
@@ -213,38 +214,38 @@ def test_outcome_route_closed_matches_the_arrays(history):
 
 def test_outcome_validation():
     with pytest.raises(ValueError, match="unknown outcome kind"):
-        outcomes.Outcome("nonsense", "2011-01", "2011-12")
+        S.Question("nonsense", "2011-01", "2011-12")
     with pytest.raises(ValueError, match="empty"):
-        outcomes.Outcome("route_closed", "2012-01", "2011-12")
+        S.Question("route_closed", "2012-01", "2011-12")
     with pytest.raises(ValueError, match="A->B"):
-        outcomes.Outcome("trust", "2011-01", "2011-12", "US->US")
+        S.Question("trust", "2011-01", "2011-12", "US->US")
     with pytest.raises(ValueError, match="unknown action"):
-        outcomes.Outcome("action", "2011-01", "2011-12", "US_NOTHING")
+        S.Question("action", "2011-01", "2011-12", "US_NOTHING")
 
 
 def test_outcome_outside_the_window_raises(history):
     with pytest.raises(ValueError, match="covers"):
-        outcomes.Outcome("route_closed", "2030-01", "2030-12").values(history)
+        S.Question("route_closed", "2030-01", "2030-12").values(history)
 
 
 def test_outcome_period_and_label():
-    assert outcomes.Outcome("trust", "2012-01", "2012-12", "PAK_MIL->US").period == "2012"
-    o = outcomes.Outcome("route_closed", "2011-05", "2012-06")
+    assert S.Question("trust", "2012-01", "2012-12", "PAK_MIL->US").period == "2012"
+    o = S.Question("route_closed", "2011-05", "2012-06")
     assert o.period == "2011-05 to 2012-06"
     assert "supply route" in o.label
 
 
 def test_wilson_interval():
-    lo, hi = outcomes.wilson(0, 20)
+    lo, hi = S.wilson(0, 20)
     assert lo == 0.0
     assert 0.1 < hi < 0.2
-    lo, hi = outcomes.wilson(10, 20)
+    lo, hi = S.wilson(10, 20)
     assert lo < 0.5 < hi
 
 
 def test_compare_sentences_match_the_brief(history):
     base = core.ensemble(core.shipped_text("baseline"), RUNS, 0)
-    table = outcomes.compare(history, base, outcomes.default_outcomes(
+    table = S.compare_questions(history, base, S.default_questions(
         "2001-01", "2020-12", 2012, "PAK_MIL->US"))
     assert len(table) == 10
     route = table.iloc[0]["sentence"]
@@ -257,7 +258,7 @@ def test_compare_sentences_match_the_brief(history):
 
 
 def test_compare_of_disjoint_periods_says_not_comparable(history):
-    table = outcomes.compare(history, history, [outcomes.Outcome("route_closed", "2030-01",
+    table = S.compare_questions(history, history, [S.Question("route_closed", "2030-01",
                                                                  "2030-02")])
     assert "not comparable" in table.iloc[0]["sentence"]
     assert np.isnan(table.iloc[0]["a"])
@@ -265,7 +266,7 @@ def test_compare_of_disjoint_periods_says_not_comparable(history):
 
 def test_overlap(history):
     base = core.ensemble(core.shipped_text("baseline"), 2, 0)
-    assert outcomes.overlap(history, base) == ("2001-01", "2021-01")
+    assert S.overlap(history, base) == ("2001-01", "2021-01")
 
 
 def test_compare_table_and_common_years():

@@ -68,3 +68,44 @@ def test_cli_run_writes_bands_csv(tmp_path):
     df = pd.read_csv(out)
     assert set(df["metric"]) >= {"trust", "aid", "public_hostility", "supply_route_open"}
     assert df["step"].max() == 24
+
+
+def test_draw_index_is_numpys_choice_per_run():
+    """The vectorised lookup gives exactly the index ``rng.choice(n, p=w)`` gives per run from
+    the run's own stream (the draw the posterior's users have always had)."""
+    from model.engine.paramsets import draw_index, load_posterior, seeded_rng
+
+    w = load_posterior().weights
+    p = w / w.sum()
+    for seed in (0, 7):
+        ids = [*range(300), 10**6, 2**40]
+        want = [seeded_rng(seed, i, 1).choice(len(p), p=p) for i in ids]
+        np.testing.assert_array_equal(draw_index(seed, ids, w), want)
+
+
+def test_parameter_columns_equal_one_mapping_per_run():
+    """Posterior draws travel as columns; laid over the scenario they give, run by run, the
+    mapping the table, the scenario, the drawn set and the overrides make in that order."""
+    from model.core import params as P
+    from model.engine.paramsets import draw_params, load_posterior
+    from model.inputs.scenario import load_scenario
+
+    sc = load_scenario(SC)
+    res = simulate(sc, runs=7, seed=5, months=3, overrides={"forgetting": 0.9})
+    rows = draw_params(5, range(7), load_posterior(), exclude=tuple(sc.params))
+    for k, row in enumerate(rows):
+        want = {**P.defaults(), **sc.params, **row, "forgetting": 0.9}
+        assert {n: float(res.params[n][k]) for n in P.names()} == want
+
+
+def test_simulate_writes_chunks_in_place_and_matches_iter_chunks():
+    from model.engine.runner import iter_chunks
+
+    whole = simulate(SC, runs=9, seed=4, months=12, chunk=4)
+    parts = list(iter_chunks(SC, runs=9, seed=4, months=12, chunk=4))
+    assert [p.runs for p in parts] == [4, 4, 1]
+    for f in ("trust", "aid", "state", "actions", "params"):
+        np.testing.assert_array_equal(getattr(whole, f),
+                                      np.concatenate([getattr(p, f) for p in parts]))
+    assert whole.trust.dtype == np.float32
+    assert whole.trust.flags.c_contiguous

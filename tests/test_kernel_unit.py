@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.core import kernel, spec
+from model.core import kernel, layout, spec
 from model.core import params as P
+from model.core.bundles import State
 from model.engine.runner import initial_state
-from model.inputs.scenario import Scenario
+from model.inputs.compiled import compile_scenario
+from model.inputs.scenario import Scenario, from_mapping
 
 NA = spec.N_ACTORS
 MIL = spec.ACTOR_INDEX["PAK_MIL"]
@@ -17,7 +19,7 @@ CLOSE = spec.ACTION_INDEX["MIL_CLOSE_ROUTE"]
 REOPEN = spec.ACTION_INDEX["MIL_REOPEN_ROUTE"]
 ROUTE = spec.STATE_INDEX["supply_route_open"]
 GRID = (np.arange(2000) + 0.5) / 2000  # a deterministic grid of u over [0, 1)
-NO_FORBID = np.zeros(kernel.NACT, dtype=bool)  # no intervention rules an action out
+NO_FORBID = np.zeros(layout.NACT, dtype=bool)  # no intervention rules an action out
 
 
 def record(**over) -> np.void:
@@ -123,7 +125,7 @@ def test_choose_follows_logit_odds():
 @pytest.mark.parametrize("actor", range(NA))
 def test_decide_actor_stays_in_repertoire(actor):
     rng = np.random.default_rng(actor)
-    lo, hi = kernel.ACT_LO[actor], kernel.ACT_HI[actor]
+    lo, hi = layout.ACT_LO[actor], layout.ACT_HI[actor]
     assert [a.actor for a in spec.ACTIONS[lo:hi]] == [spec.ACTORS[actor]] * (hi - lo)
     seen = set()
     for k in range(60):
@@ -139,7 +141,7 @@ def test_decide_actor_stays_in_repertoire(actor):
         x[ROUTE] = float(k % 2)
         x[spec.STATE_INDEX["civ_package_left"]] = 0.0 if k % 3 else 5.0  # package or none
         for u in GRID[::50]:
-            a = kernel.decide_actor(pr, r, s, a0, b0, aid, x, actor, u, NO_FORBID)
+            a = kernel.decide_actor(pr, State(r, s, a0, b0, aid, x), actor, u, NO_FORBID)
             assert lo <= a < hi
             assert spec.ACTIONS[a].actor == spec.ACTORS[actor]
             seen.add(int(a))
@@ -154,7 +156,8 @@ def _mil_choices(x_route: float, **over) -> set[int]:
     x[spec.STATE_INDEX["sovereignty_grievance"]] = 50.0
     x[spec.STATE_INDEX["route_closed_months"]] = 0.0 if x_route > 0.5 else 30.0
     x[spec.STATE_INDEX["us_force"]] = 100.0
-    return {int(kernel.decide_actor(pr, r, s, a0, b0, aid, x, MIL, u, NO_FORBID)) for u in GRID}
+    return {int(kernel.decide_actor(pr, State(r, s, a0, b0, aid, x), MIL, u,
+                                             NO_FORBID)) for u in GRID}
 
 
 def test_close_route_never_when_closed():
@@ -180,10 +183,10 @@ def test_utilities_hold_is_zero_and_flags_availability():
     T = np.empty((NA, NA))
     kernel.trust_matrix(r, s, a0, b0, T)
     for actor in range(NA):
-        util = np.full(kernel.NACT, np.nan)
-        avail = np.zeros(kernel.NACT, dtype=np.bool_)
+        util = np.full(layout.NACT, np.nan)
+        avail = np.zeros(layout.NACT, dtype=np.bool_)
         kernel.utilities(pr, T, aid, x, actor, util, avail)
-        lo, hi = kernel.ACT_LO[actor], kernel.ACT_HI[actor]
+        lo, hi = layout.ACT_LO[actor], layout.ACT_HI[actor]
         assert util[lo] == 0.0
         assert avail[lo]
         assert spec.ACTIONS[lo].name.endswith("_HOLD")
@@ -210,10 +213,10 @@ def test_event_type_record_is_well_formed(code):
 
 def test_action_table_matches_event_types():
     for k, a in enumerate(spec.ACTIONS):
-        assert kernel.ACT_GOLDSTEIN[k] == spec.goldstein(a.cameo)
-        assert kernel.ACT_MATERIAL[k] == (spec.event_types()[a.cameo]["quad"] in (2, 4))
-        assert kernel.ACT_ACTOR[k] == spec.ACTOR_INDEX[a.actor]
-        assert kernel.ACT_TARGET[k] == (spec.ACTOR_INDEX[a.target] if a.target else -1)
+        assert layout.ACT_GOLDSTEIN[k] == spec.goldstein(a.cameo)
+        assert layout.ACT_MATERIAL[k] == (spec.event_types()[a.cameo]["quad"] in (2, 4))
+        assert layout.ACT_ACTOR[k] == spec.ACTOR_INDEX[a.actor]
+        assert layout.ACT_TARGET[k] == (spec.ACTOR_INDEX[a.target] if a.target else -1)
 
 
 def test_forbidden_actions_are_never_chosen():
@@ -221,12 +224,56 @@ def test_forbidden_actions_are_never_chosen():
     prm = P.records([P.defaults()])[0]
     sc = Scenario(name="t")
     r, s, a0, b0, aid, x = initial_state(sc, P.defaults())
-    forbid = np.zeros(kernel.NACT, dtype=bool)
-    lo, hi = kernel.ACT_LO[kernel.MIL], kernel.ACT_HI[kernel.MIL]
+    forbid = np.zeros(layout.NACT, dtype=bool)
+    lo, hi = layout.ACT_LO[layout.MIL], layout.ACT_HI[layout.MIL]
     forbid[lo + 1:hi] = True  # everything but MIL_HOLD
-    chosen = {int(kernel.decide_actor(prm, r, s, a0, b0, aid, x, kernel.MIL, u, forbid))
+    chosen = {int(kernel.decide_actor(prm, State(r, s, a0, b0, aid, x), layout.MIL, u, forbid))
               for u in GRID}
-    assert chosen == {kernel.MIL_HOLD}
-    free = {int(kernel.decide_actor(prm, r, s, a0, b0, aid, x, kernel.MIL, u, NO_FORBID))
+    assert chosen == {layout.MIL_HOLD}
+    free = {int(kernel.decide_actor(prm, State(r, s, a0, b0, aid, x), layout.MIL, u, NO_FORBID))
             for u in GRID}
     assert len(free) > 1
+
+
+def test_layout_indices_follow_the_vocabulary():
+    """Every index the kernel uses is its name's position in spec's lists (none by hand)."""
+    for name, i in spec.STATE_INDEX.items():
+        assert layout.HOLD_INDEX[name] == i
+    names = ("public_hostility", "supply_route_open", "army_exposure")
+    assert [spec.STATE_INDEX[n] for n in names] == [
+        layout.X_HOST, layout.X_ROUTE, layout.X_EXPOSURE]
+    for k, (d, r) in enumerate(spec.AID_FLOWS):
+        assert layout.HOLD_INDEX[f"{d}->{r}"] == layout.HOLD_AID + k
+    assert layout.CHANNELS[layout.CH_POLICY] == "aid_policy"
+    assert layout.CHANNELS == kernel.CHANNELS == tuple(c for c, _ in spec.CHANNELS)
+    assert spec.CONDITION_OPS[layout.OP_GE] == ">="
+    assert spec.EFFECT_MODES[layout.EFF_ADD] == "add"
+
+
+def _fires(when: str, T: np.ndarray, aid: np.ndarray, x: np.ndarray) -> bool:
+    sc = from_mapping({"name": "t", "start": "2001-01", "months": 2, "triggers": [
+        {"id": "t", "when": when, "then": {"action": "US_STRIKE"}}]})
+    trg = compile_scenario(sc).inputs().triggers
+    fired, done = np.zeros(1, dtype=bool), np.zeros(1, dtype=bool)
+    kernel.triggers(T, aid, x, 0, trg, fired, done)
+    return bool(fired[0])
+
+
+@pytest.mark.parametrize(("when", "expected"), [
+    ("trust[PAK_MIL->US] < 0.3", True), ("trust[US->PAK_MIL] < 0.3", False),
+    ("aid[US->PAK_CIV] >= 20", True), ("aid[US->PAK_MIL] > 20", False),
+    ("public_hostility <= 0.7", True), ("public_hostility > 0.7", False),
+    ("talks > 0.1 and aid[US->PAK_CIV] >= 20", True),
+    ("talks > 0.1 and aid[US->PAK_CIV] < 20", False),
+])
+def test_compiled_condition_codes_are_the_kernels(when, expected):
+    """The compiler writes each condition's kind and comparison with the codes the kernel
+    reads: trust, aid and state terms, each comparison, and 'and'."""
+    T = np.full((NA, NA), 0.5)
+    T[spec.ACTOR_INDEX["PAK_MIL"], spec.ACTOR_INDEX["US"]] = 0.2
+    aid = np.zeros(len(spec.AID_FLOWS))
+    aid[spec.AID_CIV] = 20.0
+    x = np.zeros(spec.N_STATE)
+    x[spec.STATE_INDEX["public_hostility"]] = 0.7
+    x[spec.STATE_INDEX["talks"]] = 0.5
+    assert _fires(when, T, aid, x) is expected

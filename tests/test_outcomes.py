@@ -31,13 +31,17 @@ def months_in(res, period):
 
 
 def hand(res, kind: str, **o) -> np.ndarray:
-    """Each outcome by an independent loop over runs and months (month m -> step m + 1)."""
+    """Each outcome by an independent loop over runs and months (month m -> step m + 1, or
+    step m with ``at: start``)."""
     ms = months_in(res, o.get("period"))
+    off = 0 if o.get("at") == "start" else 1
+    flows = ([0, 1] if o.get("flow", "all") == "all"
+             else [[f"{d}->{t}" for d, t in spec.AID_FLOWS].index(o["flow"])])
     out = np.zeros(res.runs)
     for r in range(res.runs):
         if kind in ("final_trust", "mean_trust", "min_trust"):
             a, _, b = o["pair"].partition("->")
-            series = [float(res.trust[r, m + 1, spec.ACTOR_INDEX[a], spec.ACTOR_INDEX[b]])
+            series = [float(res.trust[r, m + off, spec.ACTOR_INDEX[a], spec.ACTOR_INDEX[b]])
                       for m in ms]
             if kind == "final_trust":
                 out[r] = float(res.trust[r, -1, spec.ACTOR_INDEX[a], spec.ACTOR_INDEX[b]])
@@ -46,20 +50,23 @@ def hand(res, kind: str, **o) -> np.ndarray:
             else:
                 out[r] = min(series)
         elif kind == "total_aid":
-            flows = ([0, 1] if o["flow"] == "all"
-                     else [[f"{d}->{t}" for d, t in spec.AID_FLOWS].index(o["flow"])])
-            out[r] = sum(float(res.aid[r, m + 1, k]) for m in ms for k in flows)
-        elif kind == "months_route_closed":
-            out[r] = sum(res.state[r, m + 1, spec.STATE_INDEX["supply_route_open"]] < 0.5
-                         for m in ms)
-        elif kind == "action_count":
+            out[r] = sum(float(res.aid[r, m + off, k]) for m in ms for k in flows)
+        elif kind == "mean_aid":
+            out[r] = sum(sum(float(res.aid[r, m + off, k]) for m in ms) / len(ms) for k in flows)
+        elif kind in ("months_route_closed", "route_closed", "drones_off"):
+            var = "drone_basing" if kind == "drones_off" else "supply_route_open"
+            closed = [res.state[r, m + off, spec.STATE_INDEX[var]] < 0.5 for m in ms]
+            out[r] = sum(closed) if kind == "months_route_closed" else any(closed)
+        elif kind in ("action_count", "action_chosen", "action_share"):
             act = spec.ACTION_INDEX[o["action"]]
             actor = spec.ACTOR_INDEX[spec.ACTIONS[act].actor]
-            out[r] = sum(int(res.actions[r, m, actor]) == act for m in ms)
+            chosen = [int(res.actions[r, m, actor]) == act for m in ms]
+            out[r] = {"action_count": sum(chosen), "action_chosen": any(chosen),
+                      "action_share": sum(chosen) / len(chosen)}[kind]
         elif kind == "final_state":
             out[r] = float(res.state[r, -1, spec.STATE_INDEX[o["var"]]])
         elif kind == "mean_state":
-            vals = [float(res.state[r, m + 1, spec.STATE_INDEX[o["var"]]]) for m in ms]
+            vals = [float(res.state[r, m + off, spec.STATE_INDEX[o["var"]]]) for m in ms]
             out[r] = sum(vals) / len(vals)
         else:
             raise AssertionError(kind)
@@ -79,6 +86,17 @@ CASES = [
     ("action_count", {"action": "US_MIL_AID", "period": ["2001-09", "2002-12"]}),
     ("final_state", {"var": "public_hostility"}),
     ("mean_state", {"var": "taliban_strength", "period": ["2001-01", "2002-12"]}),
+    ("mean_state", {"var": "public_hostility", "period": ["1998-01", "1999-06"], "at": "start"}),
+    ("mean_trust", {"pair": "PAK_MIL->US", "period": ["2001-09", "2002-06"], "at": "start"}),
+    ("route_closed", {}),
+    ("route_closed", {"period": ["2000-01", "2001-12"], "at": "start"}),
+    ("drones_off", {"period": ["2001-06", "2002-12"]}),
+    ("drones_off", {"period": ["1998-01", "2001-12"], "at": "start"}),
+    ("action_chosen", {"action": "US_SUSPEND_AID", "period": ["1998-01", "2000-12"]}),
+    ("action_share", {"action": "MIL_HEDGE"}),
+    ("action_share", {"action": "MIL_COOPERATE", "period": ["2001-09", "2002-12"]}),
+    ("mean_aid", {"flow": "US->PAK_MIL", "period": ["2001-10", "2002-12"]}),
+    ("mean_aid", {"flow": "all", "period": ["2001-01", "2002-06"], "at": "start"}),
 ]
 
 
@@ -195,3 +213,51 @@ def test_every_kind_is_documented():
         assert row is not None, f"docs/sweeps.md lacks a table row for outcome kind {name}"
         for opt in kind.options.model_fields:
             assert f"`{opt}`" in row, f"docs/sweeps.md: {name} row does not mention {opt}"
+
+
+def test_at_start_reads_the_dated_steps(res):
+    """``at: start`` reads the states dated inside the period (as the charts show them), up to
+    the run's last step; the yes/no kinds give 1.0/0.0 and say so."""
+    o = O.make("x", "route_closed", period=[START, res.dates[-1]], at="start")
+    assert o.binary
+    np.testing.assert_array_equal(
+        o.compute(res), (res.supply_route_open[:, :] < 0.5).any(axis=1).astype(float))
+    assert "at" not in O.make("y", "months_route_closed").as_dict()
+    assert O.make("z", "months_route_closed", at="start").as_dict()["at"] == "start"
+
+
+def test_a_kind_added_to_the_registry_reaches_every_reader(monkeypatch, capsys):
+    """Adding an outcome is one file: a kind registered (and listed in the standard sets) in
+    model/analysis/outcomes.py shows in `run`'s summary, `compare`'s table, the dashboard's
+    questions and comparison, and parses for sweeps and EMA, with no other change."""
+    from model.analysis import compare as C
+    from model.analysis import summary as S
+    from model.cli.main import main
+
+    monkeypatch.setattr(O, "KINDS", dict(O.KINDS))
+
+    @O.register("taliban_strong", O._StatePeriod, "yes/no", "Taliban strength above 0.5 at "
+                "some point.", binary=True, noun="Taliban strong at some point",
+                claim="the Taliban are strong at some point")
+    def _strong(r, o):
+        strength = r.state[:, O._steps(r, o), spec.STATE_INDEX["taliban_strength"]]
+        return (strength > 0.5).any(axis=1).astype(np.float64)
+
+    monkeypatch.setattr(O, "RUN_SUMMARY", [*O.RUN_SUMMARY, ("Taliban strong", "taliban_strong",
+                                                            1.0)])
+    monkeypatch.setattr(O, "COMPARE_EXTRA", [("Taliban strong", "taliban_strong", 1.0)])
+    monkeypatch.setattr(O, "QUESTIONS", [*O.QUESTIONS, "taliban_strong"])
+
+    assert main(["run", "scenarios/history.yaml", "--runs", "3", "--months", "24"]) == 0
+    assert "Taliban strong " in capsys.readouterr().out
+    cmp = C.compare("scenarios/history.yaml", "scenarios/history.yaml", runs=2, months=24)
+    assert "Taliban strong" in set(cmp.table["quantity"])
+    r = simulate(HISTORY, runs=4, seed=0, months=24)
+    qs = S.default_questions("1998-01", "1999-12", 1998, "PAK_MIL->US")
+    assert qs[-1].label == "Taliban strong at some point, 1998-01 to 1999-12"
+    table = S.compare_questions(r, r, qs)
+    assert table.iloc[-1]["binary"]
+    assert table.iloc[-1]["sentence"].startswith("The Taliban are strong at some point in ")
+    assert O.parse({"strong": {"kind": "taliban_strong", "period": ["1998-01", "1998-12"]}},
+                   start=START, months=24)[0].compute(r).shape == (4,)
+    assert "taliban_strong" in O.kinds_help()

@@ -108,6 +108,8 @@ CORPUS: dict[str, Case] = {
     # dates and windows
     "date_month_13.yaml": case(4, "YYYY-MM", "2011-13"),
     "date_slash.yaml": case(4, "YYYY-MM", "11/2011"),
+    "date_feb_31.yaml": case(4, "'2011-02-31' is not a date", "28 days", "YYYY-MM"),
+    "date_month_00.yaml": case(2, "'2001-00' is not a date", "01..12"),
     "start_malformed.yaml": case(2, "YYYY-MM", "January 2001"),
     "event_outside_window.yaml": case(5, "outside the scenario window 2001-01 .. 2002-12"),
     "intervention_outside_window.yaml": case(5, "from 1999-01 is outside the scenario window"),
@@ -133,6 +135,9 @@ CORPUS: dict[str, Case] = {
     "extends_missing.yaml": case(2, "no scenario file 'no_such_scenario.yaml'"),
     "extends_name_too_long.yaml": case(2, "no scenario file"),
     "extends_self.yaml": case(2, "cycle"),
+    "extends_outside_absolute.yaml": case(2, "outside"),
+    "extends_outside_dotdot.yaml": case(2, "outside"),
+    "extends_device.yaml": case(2, "outside"),
     "extends_cycle_a.yaml": case(2, "cycle", loc_file="extends_cycle_b.yaml"),
     "extends_cycle_b.yaml": case(2, "cycle", loc_file="extends_cycle_a.yaml"),
     "extends_invalid_parent.yaml": case(1, "not UTF-8", loc_file="non_utf8_latin1.yaml"),
@@ -444,7 +449,7 @@ def test_upload_extends_stays_in_scenarios(target):
         loads_scenario(f"name: x\nextends: {target}\n")
     msg = str(info.value)
     assert msg.startswith("<upload>:2:"), msg
-    assert "no scenario file" in msg
+    assert "outside scenarios/" in msg and "root:" not in msg
 
 
 def test_upload_control_characters_located():

@@ -1,11 +1,13 @@
-"""Sweeps (model/experiments/sweep.py, model/cli/sweep.py): the spec and its located errors, the
-samplers,
-the rows on disk, resume after SIGKILL / Ctrl-C / a lost Dask worker, and the analysis."""
+"""Sweeps (model/experiments/*, model/cli/sweep.py): the spec and its located errors, the samplers,
+the rows on disk, resume after SIGKILL / Ctrl-C / a lost Dask worker, --fresh, and the analysis;
+and the layers under them: atomic writes (model/io/atomic.py), the resumable chunk store
+(model/io/store.py) and the executors (model/engine/executors.py)."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import operator
 import os
 import signal
 import subprocess
@@ -22,6 +24,7 @@ import pytest
 from model.analysis import outcomes as O
 from model.cli.sweep import main
 from model.core import params as P
+from model.engine import executors as E
 from model.engine.runner import run_block
 from model.experiments import sweep as S
 from model.inputs.scenario import load_scenario
@@ -250,7 +253,7 @@ def test_bad_command_line(tmp_path, capsys):
 
 
 def test_unreachable_scheduler_creates_nothing(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(S, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(E, "CONNECT_TIMEOUT", "1s")
     out = tmp_path / "out"
     assert sweep(write(tmp_path, SPEC), out, "--scheduler", "tcp://127.0.0.1:9") == 2
     assert "cannot reach a Dask scheduler" in capsys.readouterr().err
@@ -353,12 +356,12 @@ def test_different_spec_on_existing_folder_refused(reference, capsys):
 
 SLOW_SWEEP = """
 import sys, time
-import model.experiments.sweep as S
-fast = S.compute_chunk
+import model.experiments.compute as C
+fast = C.compute_chunk
 def slow(task):
     time.sleep(0.15)
     return fast(task)
-S.compute_chunk = slow
+C.compute_chunk = slow
 from model.cli.sweep import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -413,14 +416,14 @@ def test_keyboard_interrupt_leaves_only_complete_parts(reference, tmp_path, monk
             raise KeyboardInterrupt
         return real(table, where, **kw)
 
-    monkeypatch.setattr(S.pq, "write_table", flaky)
+    monkeypatch.setattr(pq, "write_table", flaky)
     assert sweep(spec, out) == 130
     assert "interrupted" in capsys.readouterr().err
     names = sorted(p.name for p in (out / "parts").iterdir())
     assert names == ["part-000000.parquet", "part-000001.parquet"]
     for n in names:
         assert pq.read_metadata(out / "parts" / n).num_rows == CHUNK
-    monkeypatch.setattr(S.pq, "write_table", real)
+    monkeypatch.setattr(pq, "write_table", real)
     assert sweep(spec, out) == 0
     pd.testing.assert_frame_equal(S.load_results(out), ref)
 
@@ -630,3 +633,156 @@ def test_samplers_and_options_are_documented():
             assert opt == "method" or f"`{opt}`" in row, (method, opt)
     for key in S._SpecModel.model_fields:
         assert f"\n{key}:" in doc, f"docs/sweeps.md: the spec example lacks {key!r}"
+
+
+# --- --fresh -------------------------------------------------------------------------------------
+
+def test_fresh_starts_over_in_a_folder_of_another_sweep(reference, tmp_path, capsys):
+    spec, ref = reference
+    out = tmp_path / "out"
+    assert sweep(spec, out, "--chunk", "40") == 0
+    other = write(tmp_path, SPEC.replace("seed: 7", "seed: 8"), "other.yaml")
+    assert sweep(other, out) == 2
+    assert "Use --fresh to start over" in capsys.readouterr().err
+    (out / "parts" / ".part-000000.parquet.99.tmp").write_bytes(b"left by a kill")
+    assert sweep(other, out, "--fresh") == 0
+    df = S.load_results(out)
+    assert len(df) == RUNS
+    assert (df["seed"] == 8).all()
+    assert json.loads((out / "manifest.json").read_text())["spec"]["seed"] == 8
+    assert parts_of(out) == [f"part-{k:06d}.parquet" for k in range(CHUNKS)]
+    assert not list(out.rglob(".*"))
+    assert not df[list(OUTCOMES)].equals(ref[list(OUTCOMES)])
+
+
+def test_fresh_never_empties_a_foreign_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "manifest.json").write_text(json.dumps({"format": "someone-else/1"}))
+    assert sweep(write(tmp_path, SPEC), out, "--fresh") == 2
+    assert "not a sweep manifest" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "notes.txt"]
+
+
+# --- the layers under sweeps: atomic writes, the chunk store, the executors -----------------------
+
+def test_chunk_bounds_is_the_one_layout():
+    from model.io.store import chunk_bounds
+
+    assert chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert chunk_bounds(8, 4) == [(0, 4), (4, 8)]
+    assert chunk_bounds(0, 4) == []
+    for total, size in itertools.product(range(30), range(1, 12)):
+        b = chunk_bounds(total, size)
+        assert [i for lo, hi in b for i in range(lo, hi)] == list(range(total))
+        assert all(hi - lo == size for lo, hi in b[:-1])
+    with pytest.raises(ValueError, match="chunk size"):
+        chunk_bounds(10, 0)
+
+
+def test_atomic_writes_leave_the_old_file_or_the_whole_new_one(tmp_path):
+    from model.io import atomic
+
+    target = tmp_path / "sub" / "a.txt"
+    assert atomic.write_text(target, "one") == target
+    assert target.read_text() == "one"
+    seen = []
+
+    def killed_mid_write() -> None:
+        with atomic.atomic_output(target) as tmp:
+            seen.append(tmp)
+            tmp.write_text("half")
+            raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        killed_mid_write()
+    assert seen[0].parent == target.parent
+    assert seen[0].suffix == ".txt"
+    assert atomic.is_temp(seen[0].name)
+    assert target.read_text() == "one"
+    assert [p.name for p in target.parent.iterdir()] == ["a.txt"]
+    with pytest.raises(KeyboardInterrupt), atomic.atomic_output(target, fsync=False):
+        raise KeyboardInterrupt
+    assert [p.name for p in target.parent.iterdir()] == ["a.txt"]
+    atomic.write_text(target, "two", fsync=False)
+    assert target.read_text() == "two"
+    npz = atomic.write_npz(tmp_path / "x.npz", {"mean": np.arange(3.0), "var": np.ones(3)})
+    with np.load(npz) as z:
+        np.testing.assert_array_equal(z["mean"], np.arange(3.0))
+    csv = atomic.write_csv(tmp_path / "t.csv", pd.DataFrame({"a": [1, 2]}))
+    assert csv.read_text().splitlines() == ["a", "1", "2"]
+    (tmp_path / ".t.csv.123-abcd.tmp.csv").write_text("left")
+    (tmp_path / ".keep").write_text("not a temporary file")
+    assert atomic.clean_temp(tmp_path, tmp_path / "missing") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".keep", "sub", "t.csv", "x.npz"]
+
+
+def test_store_resume_refusals_and_part_checks(tmp_path):
+    import pyarrow as pa
+
+    from model.io.store import Parts, Store, StoreError
+
+    parts = Parts("parts", "w{:02d}-c{:05d}.npz")
+    table = Parts("rows", "part-{:06d}.parquet")
+    st = Store(tmp_path / "s", "test/1", (parts, table), files=("design.npz",))
+    man = st.open({"settings": {"seed": 1, "n": 4}, "note": "x"}, "settings")
+    assert man["format"] == "test/1"
+    assert st.exists()
+    st.write_arrays(parts, (0, 3), {"mean": np.zeros(5), "var": np.ones(5)})
+    st.write_arrays(parts, (12, 0), {"mean": np.zeros(2)})
+    st.write_table(table, 0, pa.table({"a": [1, 2, 3]}))
+    assert parts.keys(st.root) == [(0, 3), (12, 0)]
+    assert table.keys(st.root) == [0]
+    assert st.done(parts, {(0, 3): 5, (12, 0): 3, (1, 0): None}) == {(0, 3)}
+    assert st.part_ok(table, 0, 3)
+    assert not st.part_ok(table, 0, 4)
+    p = st.path(table, 0)
+    p.write_bytes(p.read_bytes()[:20])                 # damaged outside the store
+    assert not st.part_ok(table, 0, 3)
+    # the same computation resumes (whatever else the manifest says); another is refused
+    assert st.open({"settings": {"seed": 1, "n": 4}, "note": "y"}, "settings")["note"] == "x"
+    with pytest.raises(StoreError, match=r"(?s)seed.*folder has 1, this run has 2.*--fresh"):
+        st.open({"settings": {"seed": 2, "n": 4}}, "settings")
+    with pytest.raises(StoreError, match="holds a different output"):
+        st.check({"format": "test/1", "other": 1})
+    # fresh: only the store's own files go
+    (st.root / "design.npz").write_bytes(b"x")
+    st.open({"settings": {"seed": 2, "n": 4}}, "settings", fresh=True)
+    assert parts.keys(st.root) == []
+    assert not (st.root / "design.npz").exists()
+    assert st.read_manifest()["settings"]["seed"] == 2
+    (st.root / "mine.txt").write_text("foreign")
+    (st.root / "manifest.json").unlink()
+    with pytest.raises(StoreError, match=r"not a output folder \(it holds mine.txt\)"):
+        st.open({"settings": {}}, "settings", fresh=True)
+    with pytest.raises(StoreError, match="exists and is not a folder"):
+        Store(st.root / "mine.txt", "test/1").check({})
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def test_executors_run_every_task_and_stop_cleanly():
+    inline = E.make_executor()
+    assert isinstance(inline, E.Inline)
+    assert inline.numba_threads is None
+    assert list(inline.submit_all(_double, range(5))) == [0, 2, 4, 6, 8]
+    consumed = []
+
+    def tasks():
+        for i in range(100):
+            consumed.append(i)
+            yield i
+
+    results = inline.submit_all(_double, tasks())
+    assert next(results) == 0
+    results.close()                            # as an exception in the consumer would
+    assert consumed == [0]                     # tasks are drawn lazily, window by window
+    with pytest.raises(E.ExecutorError, match="expected 'local'"):
+        E.make_executor(dask="remote")
+    with E.make_executor(workers=2) as pool:
+        assert isinstance(pool, E.Processes)
+        assert pool.numba_threads == 1
+        assert sorted(pool.submit_all(operator.neg, range(7))) == [-6, -5, -4, -3, -2, -1, 0]

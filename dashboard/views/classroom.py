@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, core, lessons, play, ui
-from dashboard import outcomes as O
+from model.analysis import summary as S
 from model.core import spec
 from model.inputs.scenario import month_index, month_label
 from model.io.errors import ModelInputError
@@ -254,12 +254,12 @@ with tab_play:
             frames = {"model plays all": window_of(core.band_frame(base), lo_m, hi_m),
                       "your class": window_of(core.band_frame(res), lo_m, hi_m)}
             end = month_label(start, length + 11)
-            table = O.compare(base, res, [
-                O.Outcome("route_closed", start, end), O.Outcome("drones_off", start, end),
-                O.Outcome("trust", start, end, "PAK_MIL->US"),
-                O.Outcome("trust", start, end, "US->PAK_MIL"),
-                O.Outcome("aid", start, end, "US->PAK_MIL"),
-                O.Outcome("state", start, end, "public_hostility"),
+            table = S.compare_questions(base, res, [
+                S.Question("route_closed", start, end), S.Question("drones_off", start, end),
+                S.Question("trust", start, end, "PAK_MIL->US"),
+                S.Question("trust", start, end, "US->PAK_MIL"),
+                S.Question("aid", start, end, "US->PAK_MIL"),
+                S.Question("state", start, end, "public_hostility"),
             ], "the model's own play", "your class's play")
             st.markdown("\n".join(f"- {s}" for s in table["sentence"]))
             ui.plot(charts.band_panels(

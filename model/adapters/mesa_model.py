@@ -19,9 +19,11 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from model.core import kernel, spec
+from model.core import kernel, layout, spec
 from model.core import params as P
-from model.engine.runner import draw_uniforms, initial_state, merge_rows, run_overrides
+from model.core.bundles import State
+from model.engine.paramsets import base_record, records, row_columns
+from model.engine.runner import draw_uniforms, initial_states
 from model.inputs.compiled import compile_scenario
 from model.inputs.scenario import Scenario, load_scenario
 from model.io.paths import SCENARIOS
@@ -45,14 +47,13 @@ class ActorAgent(mesa.Agent):
     def decide(self) -> None:
         """Choose this month's action from the start-of-month state (the kernel's rule)."""
         m = self.model
-        comp, prm = m.phase
-        forced = comp.forced[m.month, self.index]
+        inp, prm = m.phase
+        forced = inp.plan.forced[m.month, self.index]
         if forced >= 0:
             self.action = int(forced)
             return
-        self.action = int(kernel.decide_actor(prm, m.r, m.s, m.a0, m.b0, m.aid, m.x,
-                                              self.index, m.u[m.month, self.index],
-                                              comp.forbid[m.month]))
+        self.action = int(kernel.decide_actor(prm, m.st, self.index, m.u[m.month, self.index],
+                                              inp.plan.forbid[m.month]))
 
 
 class AfPakModel(mesa.Model):
@@ -71,28 +72,26 @@ class AfPakModel(mesa.Model):
         self.months = self.compiled.months
         self.run_index = int(run)
         self.master_seed = int(self._seed)
-        overrides = run_overrides(1, params, where="AfPakModel")
-        row = merge_rows(sc, overrides)[0]
-        self.prm = P.records([row])[0]
-        # A branch scenario follows its parent (and the parent's parameters) until the branch.
+        cols = row_columns([params], where="AfPakModel")
+        self.prm = records(base_record(sc.params, "scenario params"), 1, cols)[0]
+        # A branch scenario follows its parent (and the parent's parameters) until the branch;
+        # each phase's kernel inputs are built once, as the engine builds them.
         c = self.compiled
-        self._phase_prm = self.prm
-        start_sc = sc
-        if c.parent is not None:
-            start_sc = c.parent.scenario
-            self._phase_prm = P.records(merge_rows(start_sc, overrides))[0]
-        self.r, self.s, self.a0, self.b0, self.aid, self.x = initial_state(
-            start_sc, merge_rows(start_sc, overrides)[0])
+        start = c.parent if c.parent is not None else c
+        start_rec = records(base_record(start.scenario.params, "scenario params"), 1, cols)
+        self._phase_prm = start_rec[0]
+        self._inputs = {id(cc): cc.inputs() for cc in (c, c.parent) if cc is not None}
+        self.st = State(*(a[0] for a in initial_states(start.scenario, start_rec)))
         self.u = draw_uniforms(self.master_seed, [self.run_index], self.months)[0]
         self.month = 0
         self.dates = self.compiled.dates()
         self.actor_agents = [ActorAgent(self, a) for a in spec.ACTORS]
         self._led_t = np.zeros((1, spec.N_ACTORS, spec.N_ACTORS))
         # Trigger state per phase (a branch's parent and the branch have their own triggers).
-        self._trig_state = {id(cc): (np.zeros(len(cc.trig_ids), dtype=bool),
-                                     np.zeros(len(cc.trig_ids), dtype=bool))
-                            for cc in (self.compiled, self.compiled.parent) if cc is not None}
-        self._led_a = np.zeros((1, 2))
+        self._trig_state = {id(inp): (np.zeros(len(inp.triggers.event), dtype=bool),
+                                      np.zeros(len(inp.triggers.event), dtype=bool))
+                            for inp in self._inputs.values()}
+        self._led_a = np.zeros((1, layout.N_AID))
         reporters = {"date": lambda m: m.dates[m.month]}
         for i, a in enumerate(spec.ACTORS):
             for j, b in enumerate(spec.ACTORS):
@@ -110,12 +109,20 @@ class AfPakModel(mesa.Model):
 
     @property
     def phase(self):
-        """(compiled scenario, parameter record) in force this month: a branch scenario's
+        """(kernel ``Inputs``, parameter record) in force this month: a branch scenario's
         parent before the branch month, the scenario itself from then on."""
         c = self.compiled
         if c.parent is not None and self.month < c.branch:
-            return c.parent, self._phase_prm
-        return c, self.prm
+            return self._inputs[id(c.parent)], self._phase_prm
+        return self._inputs[id(c)], self.prm
+
+    # The run's state, by name (the kernel's ``State`` bundle is ``st``).
+    r = property(lambda self: self.st.r)
+    s = property(lambda self: self.st.s)
+    a0 = property(lambda self: self.st.a0)
+    b0 = property(lambda self: self.st.b0)
+    aid = property(lambda self: self.st.aid)
+    x = property(lambda self: self.st.x)
 
     @property
     def trust(self) -> np.ndarray:
@@ -129,18 +136,14 @@ class AfPakModel(mesa.Model):
         if self.month >= self.months:
             self.running = False
             return
-        c, prm = self.phase
-        fired, done = self._trig_state[id(c)]
+        inp, prm = self.phase
+        fired, done = self._trig_state[id(inp)]
         # Triggers read the start-of-month state, as the agents do.
-        kernel.triggers(self.trust, self.aid, self.x, self.month, c.cond, c.cond_value, c.trig,
-                        fired, done)
+        kernel.triggers(self.trust, self.st.aid, self.st.x, self.month, inp.triggers, fired, done)
         self.agents.do("decide")
         actions = np.array([a.action for a in self.actor_agents], dtype=np.int64)
-        kernel.apply_month(prm, self.r, self.s, self.a0, self.b0, self.aid, self.x, actions,
-                           c.ev_action, c.ev_actor, c.ev_target, c.ev_goldstein, c.ev_material,
-                           c.ev_severity, c.month_ptr[self.month], c.month_ptr[self.month + 1],
-                           c.eff_event, c.eff_var, c.eff_mode, c.eff_value, 1, self._led_t,
-                           self._led_a, c.hold[self.month], c.trig[:, 0].copy(), fired)
+        kernel.apply_month(prm, self.st, actions, inp, self.month, 1, self._led_t, self._led_a,
+                           fired)
         self.month += 1
         self.datacollector.collect(self)
         if self.month >= self.months:

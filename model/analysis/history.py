@@ -7,6 +7,10 @@ A decision is *reproduced* when that happens in the majority of runs. The docume
 
 All scores are computed from batched ``Results`` arrays, so calibration can call the same
 functions on any number of runs.
+
+The ±6-month count is a weak test (frequent actions pass it whatever their timing); the headline
+score, decisions made near their dates and skill against null models, is
+``model.analysis.timing`` (definitions and figures in ``docs/scoring.md``).
 """
 
 from __future__ import annotations

@@ -124,21 +124,30 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
     """The targets of a history replay starting at ``start`` and running ``months`` months,
     restricted to those that lie wholly inside [since, until] (inclusive 'YYYY-MM' bounds)."""
     cfg = dict(cfg) if cfg is not None else config()
-    cat = load_catalog()
-    evs = list(events) if events is not None else cat.decisions()
+    evs = list(events) if events is not None else load_catalog().decisions()
     end = month_label(start, months - 1)
     lo = max(start, since) if since else start
     hi = min(end, until) if until else end
     if lo > hi:
         raise ValueError(f"empty period {lo}..{hi}")
     window = int(cfg.get("window", history.WINDOW))
-    out: list[Target] = []
-    # (a) decisions, one per (action, month)
-    dcfg = cfg["decisions"]
     decs = history.scored_decisions(start, months, events=evs, until=hi, since=lo)
+    out, rep = _decision_targets(decs, cfg["decisions"], window)
+    out += _count_targets(decs, cfg["counts"], lo, hi)
+    out += _figure_targets(cfg["figures"], lo, hi)
+    out += _pattern_targets(cfg["patterns"], lo, hi)
+    weights = _family_weights(out, cfg.get("family_weights", {}))
+    return TargetSet(start=start, months=months, window=window, targets=out,
+                     weights=weights, decisions=rep)
+
+
+def _decision_targets(decs: Sequence[Event], dcfg: Mapping, window: int
+                      ) -> tuple[list[Target], list[Event]]:
+    """(a) decisions, one per (action, month); and one representative event of each."""
     groups: dict[tuple[str, str], list[Event]] = {}
     for e in decs:
         groups.setdefault((e.action, e.month), []).append(e)
+    out: list[Target] = []
     rep: list[Event] = []
     for (action, month), group in groups.items():
         prec = max((e.precision for e in group), key=("day", "month", "year").index)
@@ -152,20 +161,26 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
             description=f"{action} within +-{window} months of {month}",
             events=tuple(e.id for e in group), action=action, month=month))
         rep.append(group[0])
-    # (b) counts over the period, one-sided
-    for cls, ccfg in cfg["counts"].items():
+    return out, rep
+
+
+def _count_limit(cls: str, ccfg: Mapping, n: int, n_months: int) -> float:
+    """A class bounds the count either by a multiple of the documented moves (factor) or by a
+    share of the months (share; at least 3x the documented count)."""
+    if "factor" in ccfg:
+        return float(ccfg["factor"]) * max(n, 1)
+    if "share" in ccfg:
+        return max(float(ccfg["share"]) * n_months, 3.0 * max(n, 1))
+    raise ValueError(f"calibration.yaml counts: class {cls!r} needs a factor or a share")
+
+
+def _count_targets(decs: Sequence[Event], counts: Mapping, lo: str, hi: str) -> list[Target]:
+    """(b) counts over the period, one-sided."""
+    out: list[Target] = []
+    for cls, ccfg in counts.items():
         for action in ccfg["actions"]:
             n = len({e.month for e in decs if e.action == action})
-            n_months = month_index(lo, hi) + 1
-            # A class bounds the count either by a multiple of the documented moves (factor)
-            # or by a share of the months (share; at least 3x the documented count).
-            if "factor" in ccfg:
-                limit = float(ccfg["factor"]) * max(n, 1)
-            elif "share" in ccfg:
-                limit = max(float(ccfg["share"]) * n_months, 3.0 * max(n, 1))
-            else:
-                raise ValueError(f"calibration.yaml counts: class {cls!r} needs a factor or a "
-                                 "share")
+            limit = _count_limit(cls, ccfg, n, month_index(lo, hi) + 1)
             out.append(Target(
                 id=f"count:{action}", family="count", z=float(n),
                 sigma_disc=(limit - n) / 3.0, sigma_obs=0.0, first=lo, last=hi,
@@ -173,9 +188,15 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
                             f"limit {limit:g})",
                 events=tuple(e.id for e in decs if e.action == action), one_sided=True,
                 action=action, limit=limit))
-    # (c) documented figures
+    return out
+
+
+def _figure_targets(figures: Mapping, lo: str, hi: str) -> list[Target]:
+    """(c) documented figures (the catalog's magnitudes) wholly inside [lo, hi]."""
+    cat = load_catalog()
     flow_index = {f"{d}->{r}": k for k, (d, r) in enumerate(spec.AID_FLOWS)}
-    for fid, fc in cfg["figures"].items():
+    out: list[Target] = []
+    for fid, fc in figures.items():
         ev = cat.event(fc["event"])
         if ev.magnitude is None:
             raise ValueError(f"figure {fid}: event {ev.id} has no magnitude")
@@ -197,8 +218,12 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
                         f"{first}..{last} ($M; documented {z:g})",
             events=(ev.id,), flows=tuple(flow_index[f] for f in fc["flows"]),
             statistic=fc["statistic"], offset=off, months=n, month=ev.month))
-    # (d) documented turns
-    pcfg = cfg["patterns"]
+    return out
+
+
+def _pattern_targets(pcfg: Mapping, lo: str, hi: str) -> list[Target]:
+    """(d) documented turns wholly inside [lo, hi]."""
+    out: list[Target] = []
     for p in history.patterns():
         first = min(p.before[0], p.after[0])
         last = max(p.before[1], p.after[1])
@@ -208,14 +233,18 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
             id=f"pattern:{p.id}", family="pattern", z=1.0, sigma_disc=float(pcfg["sigma_disc"]),
             sigma_obs=float(pcfg["sigma_obs"]), first=first, last=last,
             description=p.description, pattern=p.id))
-    fw = cfg.get("family_weights", {})
+    return out
+
+
+def _family_weights(out: Sequence[Target], fw: Mapping) -> np.ndarray:
+    """Weights of the ABC distance: each family's weight shared equally by its targets,
+    normalised to sum 1."""
     weights = np.ones(len(out))
     for fam in FAMILIES:
         idx = [k for k, t in enumerate(out) if t.family == fam]
         if idx:
             weights[idx] = float(fw.get(fam, 1.0)) / len(idx)
-    return TargetSet(start=start, months=months, window=window, targets=out,
-                     weights=weights / weights.sum(), decisions=rep)
+    return weights / weights.sum()
 
 
 def evaluate(res: Results, ts: TargetSet) -> np.ndarray:

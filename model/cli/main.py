@@ -7,19 +7,14 @@ to stderr and exits with code 2, leaving no partial output file.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import numpy as np
 
 from model.cli.argtypes import nonneg_int as _nonneg_int
 from model.cli.argtypes import pos_int as _pos_int
 from model.core import params as P
 from model.core import spec
+from model.io.atomic import write_csv, write_text
 from model.io.errors import ModelInputError
 
 EXIT_BAD_INPUT = 2
@@ -42,108 +37,23 @@ def _assignment(text: str) -> tuple[str, float]:
             f"parameter {name.strip()!r}: expected a number, got {value!r}") from None
 
 
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        tmp_path.replace(path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def write_table(chunks, out: Path) -> int:
-    """Stream each chunk's long table to ``out`` (.parquet or .csv); returns rows written."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows = 0
-    with atomic_output(out) as tmp:
-        if out.suffix == ".parquet":
-            writer = None
-            try:
-                for res in chunks:
-                    table = pa.Table.from_pandas(res.to_frame(), preserve_index=False)
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                    writer.write_table(table)
-                    rows += table.num_rows
-            finally:
-                if writer is not None:
-                    writer.close()
-        else:
-            first = True
-            for res in chunks:
-                df = res.to_frame()
-                df.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
-                first = False
-                rows += len(df)
-    return rows
-
-
-class _Summary:
-    """Running summary over chunks, so printing needs no second pass over the runs."""
-
-    KEY_PAIRS = (("PAK_MIL", "US"), ("US", "PAK_MIL"), ("PAK_CIV", "US"), ("US", "PAK_CIV"))
-    KEY_ACTIONS = ("US_MIL_AID", "US_CIV_AID", "US_SUSPEND_AID", "US_STRIKE", "MIL_COOPERATE",
-                   "MIL_HEDGE", "MIL_CLOSE_ROUTE", "MIL_REOPEN_ROUTE", "MIL_EVICT_DRONES",
-                   "MIL_MEDIATE", "CIV_SEEK_BACKING", "TAL_ATTACK")
-
-    def __init__(self) -> None:
-        self.final: dict[str, list[np.ndarray]] = {}
-        self.runs = 0
-        self.dates: list[str] = []
-        self.scenario = None
-
-    def add(self, res) -> None:
-        self.runs += res.runs
-        self.dates = res.dates
-        self.scenario = res.scenario
-        for a, b in self.KEY_PAIRS:
-            self.final.setdefault(f"trust {a}->{b}", []).append(res.trust_series(a, b)[:, -1])
-        for k, (d, rcp) in enumerate(spec.AID_FLOWS):
-            total = res.aid[:, 1:, k].astype(np.float64).sum(axis=1) / 1000.0
-            self.final.setdefault(f"total aid {d}->{rcp} ($bn)", []).append(total)
-        closed = (res.state[:, 1:, spec.STATE_INDEX["supply_route_open"]] < 0.5).sum(axis=1)
-        self.final.setdefault("months supply route closed", []).append(closed)
-        self.final.setdefault("public hostility (final)", []).append(
-            res.state[:, -1, spec.STATE_INDEX["public_hostility"]])
-        for act in self.KEY_ACTIONS:
-            self.final.setdefault(f"{act} (times)", []).append(res.action_count(act).sum(axis=1))
-
-    def text(self) -> str:
-        lines = [f"scenario {self.scenario.name!r}: {self.runs} run(s), "
-                 f"{self.dates[0]} .. {self.dates[-1]} ({len(self.dates) - 1} months)",
-                 f"{'quantity':40s} {'median':>9s} {'5%':>9s} {'95%':>9s}"]
-        for name, parts in self.final.items():
-            v = np.concatenate(parts).astype(np.float64)
-            q5, q50, q95 = np.quantile(v, [0.05, 0.5, 0.95])
-            lines.append(f"{name:40s} {q50:9.3f} {q5:9.3f} {q95:9.3f}")
-        return "\n".join(lines)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from model.engine.runner import iter_chunks
+    from model.analysis.summary import RunSummary
+    from model.engine.runner import concat, iter_chunks
     from model.inputs.compiled import compile_scenario
     from model.inputs.scenario import load_scenario
+    from model.io.longtable import check_path, write_long_table
 
     sc = load_scenario(args.scenario)
     overrides = dict(args.set or [])
     for k, v in overrides.items():
         P.check(k, v, where="--set")
     compile_scenario(sc, args.months)  # validates --months against the scenario
-    out = Path(args.out) if args.out else None
-    if out is not None and out.suffix not in (".parquet", ".csv"):
-        raise ModelInputError(f"--out {args.out}: expected a file ending in .parquet or .csv")
-    summary = _Summary()
+    out = check_path(args.out) if args.out else None
     bands = Path(args.bands) if args.bands else None
     if bands is not None and bands.suffix != ".csv":
         raise ModelInputError(f"--bands {args.bands}: expected a file ending in .csv")
+    summary = RunSummary()
     kept = []  # the chunks, kept only when bands (quantiles over all runs) are wanted
 
     def chunks():
@@ -156,32 +66,91 @@ def cmd_run(args: argparse.Namespace) -> int:
             yield res
 
     if out is not None:
-        rows = write_table(chunks(), out)
+        rows = write_long_table(chunks(), out)
         print(f"wrote {rows:,} rows to {out}")
     else:
         for _ in chunks():
             pass
     print(summary.text())
     if bands is not None:
-        from model.engine.runner import concat
-
-        with atomic_output(bands) as tmp:
-            concat(kept).bands().to_csv(tmp, index=False)
+        write_csv(bands, concat(kept).bands(), index=False)
         print(f"wrote the median and 5-95% bands of every series to {bands}")
     return 0
 
 
 def cmd_history_check(args: argparse.Namespace) -> int:
     from model.analysis.history import score
+    from model.analysis.timing import format_table, score_timing
     from model.engine.runner import simulate
     from model.inputs.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
+    until, after = (_cut(f"--{k}", getattr(args, k)) for k in ("until", "after"))
+    _check_cuts(sc, until, after)   # before any run: a cut that leaves nothing is an error
     res = simulate(sc, runs=args.runs, seed=args.seed, workers=args.workers,
                    params=_params_choice(args.params))
+    timing = score_timing(res, until=until, after=after)
+    since = _month_after(after) if after is not None else None
+    old = score(res, window=args.window, until=until, since=since)
     print(f"parameters: {_params_label(args.params)}")
-    print(score(res, window=args.window).text())
+    print(format_table(timing.table))
+    print("")
+    print(f"{'documented turn':20s} {'share':>6s}  description")
+    for row in old.patterns.itertuples():
+        print(f"{row.id:20s} {row.share:6.2f}  {row.description}")
+    print("")
+    print("\n".join(_headline(timing.summary)))
+    print(f"secondary (made within +-{args.window} months in a majority of runs; many acts are "
+          "chosen in most months, so this says little about timing):")
+    print(f"reproduced={old.reproduced}/{old.total}")
     return 0
+
+
+def _headline(summary) -> list[str]:
+    """The timing summary's lines (timed=K/N and the skill against both nulls) without its own
+    secondary +-6 count, which the reproduced=K/N line below gives at --window."""
+    from model.analysis.timing import summary_lines
+
+    return [line for line in summary_lines(summary) if not line.startswith("secondary:")]
+
+
+def _cut(option: str, text: str | None) -> str | None:
+    """A --until/--after value as YYYY-MM; a bad one is a TimingError naming the option."""
+    from model.analysis.timing import TimingError, parse_cut
+
+    if text is None:
+        return None
+    try:
+        return parse_cut(text)
+    except TimingError as exc:
+        raise TimingError(f"{option} {text}: {exc}") from None
+
+
+def _month_after(month: str) -> str:
+    from model.io.dates import month_label
+
+    return month_label(month, 1)
+
+
+def _check_cuts(sc, until: str | None, after: str | None) -> None:
+    """A cut that leaves no documented decision inside the scenario's run: a TimingError."""
+    from model.analysis.history import scored_decisions
+    from model.analysis.timing import TimingError
+    from model.inputs.compiled import compile_scenario
+    from model.io.dates import month_label
+
+    if until is None and after is None:
+        return
+    months = compile_scenario(sc, None).months
+    evs = scored_decisions(sc.start, months)
+    left = [e for e in evs if (until is None or e.month <= until)
+            and (after is None or e.month > after)]
+    if not left:
+        cut = " and ".join(x for x in (f"after {after}" if after else "",
+                                       f"up to {until}" if until else "") if x)
+        raise TimingError(f"--until/--after: no documented decision {cut} inside the run "
+                          f"{sc.start}..{month_label(sc.start, months - 1)} ({len(evs)} in the "
+                          "run in all): choose another cut")
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -227,8 +196,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     schema["title"] = "afpak-abm scenario"
     text = json.dumps(schema, indent=2)
     if args.out:
-        with atomic_output(Path(args.out)) as tmp:
-            tmp.write_text(text + "\n", encoding="utf-8")
+        write_text(Path(args.out), text + "\n", fsync=False)
         print(f"wrote {args.out}")
     else:
         print(text)
@@ -236,23 +204,17 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from model.analysis.compare import compare, plot
+    from model.analysis.compare import compare, write
     from model.inputs.scenario import load_scenario
 
     a, b = load_scenario(args.a), load_scenario(args.b)
-    out = Path(args.out) if args.out else None
-    cmp = compare(a, b, runs=args.runs, seed=args.seed, params=_params_choice(args.params))
+    from model.analysis.robustness import DEFAULT_SETS
+
+    cmp = compare(a, b, runs=args.runs, seed=args.seed, params=_params_choice(args.params),
+                  sets=args.sets or DEFAULT_SETS)
     print(cmp.text())
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        with atomic_output(out / "comparison.csv") as tmp:
-            cmp.table.to_csv(tmp, index=False)
-        with atomic_output(out / "summary.md") as tmp:
-            tmp.write_text(f"# {cmp.name_a} vs {cmp.name_b}\n\n" + cmp.text() + "\n",
-                           encoding="utf-8")
-        png = plot(cmp, out / ".comparison.png.part")
-        png.replace(out / "comparison.png")
-        print(f"wrote {out / 'comparison.csv'}, {out / 'summary.md'}, {out / 'comparison.png'}")
+    if args.out:
+        print(f"wrote {', '.join(str(p) for p in write(cmp, Path(args.out)))}")
     return 0
 
 
@@ -273,12 +235,12 @@ def _history_path() -> Path:
 
 
 def _params_choice(choice: str):
-    """--params: 'posterior' (default when a calibrated posterior is shipped), 'default' (the
-    parameter table's defaults) or a posterior CSV file."""
+    """--params: 'auto' (None: the engine's default, the calibrated posterior when one is
+    shipped), 'default' (the parameter table's defaults), 'posterior' or a posterior CSV file."""
     from model.engine.paramsets import posterior_exists
 
     if choice == "auto":
-        return "posterior" if posterior_exists() else "default"
+        return None
     if choice not in ("default", "posterior") and not Path(choice).is_file():
         raise ModelInputError(f"--params {choice}: expected 'default', 'posterior' or a "
                               f"posterior .csv file")
@@ -289,7 +251,11 @@ def _params_choice(choice: str):
 
 
 def _params_label(choice: str) -> str:
+    from model.engine.paramsets import posterior_exists
+
     resolved = _params_choice(choice)
+    if resolved is None:  # words only: the engine makes the choice
+        resolved = "posterior" if posterior_exists() else "default"
     return {"default": "the parameter table's defaults",
             "posterior": "per-run draws from the calibrated posterior"}.get(resolved, resolved)
 
@@ -301,7 +267,7 @@ def _add_params_option(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from model.calibration.calibrate import cmd_calibrate as run_calibration
+    from model.cli.calibrate import cmd_calibrate as run_calibration
 
     return run_calibration(args)
 
@@ -326,11 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_params_option(run)
     run.set_defaults(func=cmd_run)
 
-    hc = sub.add_parser("history-check", help="score the history replay against the record")
+    hc = sub.add_parser("history-check", help="score the history replay against the record: "
+                        "decisions timed, skill against two null models")
     hc.add_argument("--runs", type=_pos_int, default=200)
     hc.add_argument("--seed", type=_nonneg_int, default=0)
     hc.add_argument("--window", type=_nonneg_int, default=6, help="+- months (default 6)")
     hc.add_argument("--workers", type=_pos_int, default=1)
+    hc.add_argument("--until", metavar="YYYY-MM",
+                    help="score only the decisions documented up to this month (YYYY: December)")
+    hc.add_argument("--after", metavar="YYYY-MM",
+                    help="score only the decisions documented after this month (YYYY: December)")
     hc.add_argument("--scenario", default=str(_history_path()), help=argparse.SUPPRESS)
     _add_params_option(hc)
     hc.set_defaults(func=cmd_history_check)
@@ -355,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("b")
     cmp.add_argument("--runs", type=_pos_int, default=200)
     cmp.add_argument("--seed", type=_nonneg_int, default=0)
+    cmp.add_argument("--sets", type=_pos_int, default=None,
+                     help="posterior parameter sets shared by A and B, round-robin over the runs "
+                          "(default 20): each difference's robustness is the share of sets in "
+                          "which it has the same sign")
     cmp.add_argument("--out", help="folder for comparison.csv, summary.md, comparison.png")
     _add_params_option(cmp)
     cmp.set_defaults(func=cmd_compare)
@@ -364,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument("-v", "--verbose", action="store_true")
     prm.set_defaults(func=cmd_params)
 
-    from model.calibration.calibrate import add_arguments
+    from model.cli.calibrate import add_arguments
 
     cal = sub.add_parser("calibrate", help="fit the parameters to the documented history "
                                            "(history matching + ABC)")

@@ -38,12 +38,13 @@ def _unit_float(text: str) -> float:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from model.experiments import sweep as S
+    from model.io.store import chunk_bounds
 
     sw = S.load_spec(args.spec, samples=args.samples)
     out = Path(args.out)
-    S.check_out_dir(out, sw)        # refuse a foreign or different folder before any work
+    S.check_out_dir(out, sw, fresh=args.fresh)  # refuse a foreign or different folder first
     chunk = args.chunk
-    chunks = -(-sw.runs // chunk)
+    chunks = len(chunk_bounds(sw.runs, chunk))
     _out(f"sweep {sw.name!r}: {sw.method} over {len(sw.dims)} parameter(s) "
          f"({', '.join(sw.names)}); {sw.rows:,} samples x {sw.replicates} replicate(s) = "
          f"{sw.runs:,} runs of {sw.months} months of scenario {sw.scenario.name!r}; "
@@ -53,8 +54,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         _out("dry run: the spec is valid; nothing was written")
         return 0
     report = S.run_sweep(sw, out, workers=args.workers, dask=args.dask,
-                         scheduler=args.scheduler, chunk=chunk, progress=not args.quiet,
-                         log=_err)
+                         scheduler=args.scheduler, chunk=chunk, fresh=args.fresh,
+                         progress=not args.quiet, log=_err)
     _out(report.text())
     _out(f"results: {out / S.PARTS}/ (one row per run); analyse with: python -m model analyze "
          f"{out}")
@@ -96,6 +97,8 @@ def add_commands(subparsers) -> None:
                     help="local worker processes (default 1: this process)")
     sw.add_argument("--chunk", type=_pos_int, default=512, metavar="N",
                     help="runs per chunk and part file (default 512)")
+    sw.add_argument("--fresh", action="store_true",
+                    help="start over: empty DIR of an earlier sweep (of any spec) first")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.add_argument("--dry-run", action="store_true",
                     help="validate the spec and print the plan; write nothing")

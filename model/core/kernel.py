@@ -1,16 +1,17 @@
 """The batched kernel: the model's dynamics as compiled functions over arrays.
 
 There is one copy of the dynamics, here. ``run_batch`` advances B runs x T months in one pass
-(parallel over runs); the Mesa face (``model.adapters.mesa_model``) calls the same ``decide_actor``
-and
-``apply_month`` for its single run, so both engines produce the same numbers.
+(parallel over runs); the Mesa face (``model.adapters.mesa_model``) calls the same
+``decide_actor`` and ``apply_month`` for its single run, so both engines produce the same numbers.
 
-Per run the state is:
+Per run the state (``bundles.State``) is:
 - ``r, s`` (5x5): fast Beta evidence, cooperative / defecting, of *row* about *column*;
 - ``a0, b0`` (5x5): permanent memory pseudo-counts (historical memory, mechanism 9);
 - trust ``T[i, j] = (r + a0) / (r + s + a0 + b0)`` (Jøsang & Ismail 2002);
 - ``aid`` (2): $M per month, US->PAK_MIL (security) and US->PAK_CIV (civilian);
 - ``x`` (N_STATE): the scalar state of ``model.core.spec.STATE_VARS``.
+Every index (actors, state, actions, channels, condition and effect codes) comes from
+``model.core.layout``; the arguments travel as the named bundles of ``model.core.bundles``.
 
 Activation is decide-then-apply: every actor chooses from the state at the start of the month
 (``decide_actor``); ``apply_month`` then applies all choices and the month's exogenous events
@@ -18,6 +19,9 @@ together. Nothing in ``apply_month`` depends on actor order.
 
 Trace: evidence is booked per channel (the nine mechanisms, direct acts, balance, aid policy;
 exogenous events each get their own channel) and turned into exact trust deltas, see ``_book``.
+
+Compiled code is cached on disk under a directory keyed to every file it bakes in
+(``model.core.jit``), so an edit to the vocabulary or the event types never runs a stale kernel.
 """
 
 from __future__ import annotations
@@ -27,82 +31,24 @@ import math
 import numba as nb
 import numpy as np
 
-from model.core import spec
+from model.core.bundles import Effects, Events, Inputs, Plan, Scratch, Series, State, Triggers
+from model.core.jit import njit
 
-# --- actors ---------------------------------------------------------------------------------
-US, MIL, CIV, TAL, IND = 0, 1, 2, 3, 4
-NA = spec.N_ACTORS
-
-# --- scalar state indices (checked against model.core.spec at import) ----------------------------
-X_HOST, X_CIVMIL, X_ROUTE, X_DRONES, X_TALSTR = range(5)
-X_FORCE, X_INDIA, X_PROXY, X_EXIT, X_TALKS = range(5, 10)
-X_GRIEV, X_COERCE, X_ATTACKS, X_APPEALS, X_CLOSED = range(10, 15)
-X_PACKAGE, X_EXPOSURE = 15, 16
-NX = spec.N_STATE
-#: Bounds of every scalar state variable (``spec.STATE_VARS``): the state is clipped to them.
-X_LO = np.array([v.lo for v in spec.STATE_VARS])
-X_HI = np.array([v.hi for v in spec.STATE_VARS])
-#: What interventions may hold: the scalar state, then the aid flows.
-NHOLD = NX + len(spec.AID_FLOWS)
-assert [v.name for v in spec.STATE_VARS] == [
-    "public_hostility", "civmil_balance", "supply_route_open", "drone_basing", "taliban_strength",
-    "us_force", "india_engagement", "proxy_support", "us_exit_pressure", "talks",
-    "sovereignty_grievance", "us_coercion", "attack_tempo", "civ_appeals", "route_closed_months",
-    "civ_package_left", "army_exposure",
-], "kernel state indices out of step with model.core.spec.STATE_VARS"
-
-# --- action indices -------------------------------------------------------------------------
-_A = spec.ACTION_INDEX
-US_HOLD, US_ENGAGE, US_MIL_AID, US_CIV_AID = (_A[n] for n in (
-    "US_HOLD", "US_ENGAGE", "US_MIL_AID", "US_CIV_AID"))
-US_PRESSURE, US_THREATEN, US_STRIKE, US_SUSPEND_AID = (_A[n] for n in (
-    "US_PRESSURE", "US_THREATEN", "US_STRIKE", "US_SUSPEND_AID"))
-US_PARTNER_INDIA, US_BACK_CIVILIANS, US_NEGOTIATE = (_A[n] for n in (
-    "US_PARTNER_INDIA", "US_BACK_CIVILIANS", "US_NEGOTIATE"))
-MIL_HOLD, MIL_COOPERATE, MIL_HEDGE, MIL_DEFY = (_A[n] for n in (
-    "MIL_HOLD", "MIL_COOPERATE", "MIL_HEDGE", "MIL_DEFY"))
-MIL_CLOSE_ROUTE, MIL_REOPEN_ROUTE, MIL_EVICT_DRONES = (_A[n] for n in (
-    "MIL_CLOSE_ROUTE", "MIL_REOPEN_ROUTE", "MIL_EVICT_DRONES"))
-MIL_MEDIATE, MIL_PRESSURE_CIV = _A["MIL_MEDIATE"], _A["MIL_PRESSURE_CIV"]
-CIV_HOLD, CIV_ALIGN, CIV_SEEK_BACKING, CIV_DEFY = (_A[n] for n in (
-    "CIV_HOLD", "CIV_ALIGN", "CIV_SEEK_BACKING", "CIV_DEFY"))
-TAL_HOLD, TAL_ATTACK, TAL_NEGOTIATE = (_A[n] for n in ("TAL_HOLD", "TAL_ATTACK", "TAL_NEGOTIATE"))
-IND_HOLD, IND_ENGAGE_AFG, IND_PARTNER_US, IND_PRESSURE_PAK = (_A[n] for n in (
-    "IND_HOLD", "IND_ENGAGE_AFG", "IND_PARTNER_US", "IND_PRESSURE_PAK"))
-NACT = spec.N_ACTIONS
-
-#: Per action: actor index, target index (-1 none), Goldstein weight, material flag.
-ACT_ACTOR = np.array([spec.ACTOR_INDEX[a.actor] for a in spec.ACTIONS], dtype=np.int64)
-ACT_TARGET = np.array([spec.ACTOR_INDEX[a.target] if a.target else -1 for a in spec.ACTIONS],
-                      dtype=np.int64)
-ACT_GOLDSTEIN = np.array([a.goldstein for a in spec.ACTIONS], dtype=np.float64)
-ACT_MATERIAL = np.array([a.material for a in spec.ACTIONS], dtype=np.bool_)
-#: First and one-past-last action index of each actor's repertoire.
-ACT_LO = np.array([spec.ACTOR_ACTIONS[a][0] for a in spec.ACTORS], dtype=np.int64)
-ACT_HI = np.array([spec.ACTOR_ACTIONS[a][1] for a in spec.ACTORS], dtype=np.int64)
-MAX_REPERTOIRE = int((ACT_HI - ACT_LO).max())
-
-# --- trace channels ---------------------------------------------------------------------------
-CHANNELS: tuple[str, ...] = (
-    "memory",            # M9: forgetting pulls trust back to the historical baseline
-    "direct",            # the Goldstein-weighted evidence of acts between the pair
-    "aid_compliance",    # M1
-    "india_factor",      # M2
-    "sovereignty",       # M3
-    "attribution",       # M4
-    "civmil",            # M5
-    "defiance",          # M6
-    "mediation",         # M7
-    "dependence",        # M8
-    "balance",           # structural balance among observers
-    "aid_policy",        # US decisions on aid levels
+# The kernel's indices, all derived from the vocabulary by model.core.layout.
+from model.core.layout import (  # isort: skip
+    CHANNELS,  # noqa: F401 (re-exported: the trace's channel names)
+    ACT_ACTOR, ACT_GOLDSTEIN, ACT_HI, ACT_LO, ACT_MATERIAL, ACT_TARGET, AID_CIV, AID_MIL,
+    CH_AID, CH_ATTR, CH_BALANCE, CH_CIVMIL, CH_DEFY, CH_DEP, CH_DIRECT, CH_INDIA, CH_MED,
+    CH_MEMORY, CH_POLICY, CH_SOV, CIV, CIV_ALIGN, CIV_DEFY, CIV_SEEK_BACKING, COND_AID,
+    COND_TRUST, EFF_SET, HOLD_AID, IND, IND_ENGAGE_AFG, IND_PARTNER_US, IND_PRESSURE_PAK,
+    LED_AID, MIL, MIL_CLOSE_ROUTE, MIL_COOPERATE, MIL_DEFY, MIL_EVICT_DRONES, MIL_HEDGE,
+    MIL_MEDIATE, MIL_PRESSURE_CIV, MIL_REOPEN_ROUTE, NA, NACT, NCH, NX, N_AID, OP_GT, OP_LE,
+    OP_LT, TAL, TAL_ATTACK, TAL_NEGOTIATE, US, US_BACK_CIVILIANS, US_CIV_AID, US_ENGAGE,
+    US_MIL_AID, US_NEGOTIATE, US_PARTNER_INDIA, US_PRESSURE, US_STRIKE, US_SUSPEND_AID,
+    US_THREATEN, X_APPEALS, X_ATTACKS, X_CIVMIL, X_CLOSED, X_COERCE, X_DRONES, X_EXIT,
+    X_EXPOSURE, X_FORCE, X_GRIEV, X_HI, X_HOST, X_INDIA, X_LO, X_PACKAGE, X_PROXY, X_ROUTE,
+    X_TALKS, X_TALSTR,
 )
-CH_MEMORY, CH_DIRECT, CH_AID, CH_INDIA, CH_SOV, CH_ATTR, CH_CIVMIL, CH_DEFY, CH_MED, CH_DEP = (
-    range(10))
-CH_BALANCE, CH_POLICY = 10, 11
-NCH = len(CHANNELS)
-#: Ledger columns: the 25 trust cells (row-major, i->j) then the aid flows.
-NLEDGER = NA * NA + len(spec.AID_FLOWS)
 
 _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 #: The per-month functions only index arrays their caller owns; they never allocate or keep a
@@ -116,7 +62,7 @@ _JIT_NORC = {**_JIT, "_nrt": False}
 _JIT_INLINE = {**_JIT_NORC, "inline": "always"}
 
 
-@nb.njit(**_JIT_NORC)
+@njit(**_JIT_NORC)
 def trust_matrix(r, s, a0, b0, out):
     """Expected value of the Beta belief for every ordered pair (Jøsang & Ismail 2002)."""
     for i in range(NA):
@@ -125,21 +71,22 @@ def trust_matrix(r, s, a0, b0, out):
             out[i, j] = p / (p + s[i, j] + b0[i, j])
 
 
-@nb.njit(**_JIT_NORC)
+@njit(**_JIT_NORC)
 def _need(pr, x):
     """US dependence on Pakistan, 0..1: saturating in the US force level (mechanism 8)."""
     f = x[X_FORCE]
     return f / (f + pr.need_half)
 
 
-@nb.njit(**_JIT_NORC)
+@njit(**_JIT_NORC)
 def _features(pr, aid, x):
     """The month's derived inputs shared by every actor's decision and by the dynamics:
     (US need of Pakistan, log-scaled security aid, log-scaled civilian aid)."""
-    return (_need(pr, x), math.log1p(aid[0] / pr.aid_ref), math.log1p(aid[1] / pr.aid_ref))
+    return (_need(pr, x), math.log1p(aid[AID_MIL] / pr.aid_ref),
+            math.log1p(aid[AID_CIV] / pr.aid_ref))
 
 
-@nb.njit(**_JIT_NORC)
+@njit(**_JIT_NORC)
 def utilities(pr, T, aid, x, actor, util, avail):
     """Fill ``util``/``avail`` (indexed by global action) for ``actor``'s repertoire.
 
@@ -151,7 +98,7 @@ def utilities(pr, T, aid, x, actor, util, avail):
     _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail)
 
 
-@nb.njit(**_JIT_INLINE)
+@njit(**_JIT_INLINE)
 def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
     """``utilities`` with the month's ``_features`` computed once by the caller."""
     ts = pr.trust_sensitivity
@@ -168,7 +115,7 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         util[US_ENGAGE] = pr.bias_us_engage + ts * d_mil + pr.engage_need_gain * need + lev
         # Patron-client aid: aid follows the patron's need and its trust in the client.
         util[US_MIL_AID] = pr.bias_us_mil_aid + ts * d_mil + pr.aid_need_gain * need + lev
-        avail[US_MIL_AID] = aid[0] < 0.95 * pr.mil_aid_cap
+        avail[US_MIL_AID] = aid[AID_MIL] < 0.95 * pr.mil_aid_cap
         # M5: Washington backs a civilian government that holds power with civilian aid.
         util[US_CIV_AID] = (pr.bias_us_civ_aid + ts * (T[US, CIV] - 0.5)
                             + pr.aid_need_gain * need
@@ -192,7 +139,7 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
                                 + (pr.threat_response * x[X_ATTACKS]
                                    + pr.haven_blame * havens) * (1.0 - T[US, MIL])
                                 + pr.reprisal_gain * (1.0 - x[X_ROUTE]) - lev)
-        avail[US_SUSPEND_AID] = aid[0] > 0.1 * pr.mil_aid_cap
+        avail[US_SUSPEND_AID] = aid[AID_MIL] > 0.1 * pr.mil_aid_cap
         util[US_PARTNER_INDIA] = pr.bias_us_partner_india + ts * (T[US, IND] - 0.5)
         util[US_BACK_CIVILIANS] = (pr.bias_us_back_civilians + ts * (T[US, CIV] - T[US, MIL])
                                    + pr.civ_leverage * x[X_APPEALS] * T[US, CIV])
@@ -249,7 +196,7 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         util[IND_PRESSURE_PAK] = pr.bias_ind_pressure_pak - ts * (T[IND, MIL] - 0.5)
 
 
-@nb.njit(**_JIT_INLINE)
+@njit(**_JIT_INLINE)
 def choose(pr, util, avail, lo, hi, u):
     """Sample one action from the logit (softmax) over the available ones, by inverse CDF of u."""
     tau = pr.choice_temperature
@@ -279,18 +226,19 @@ def choose(pr, util, avail, lo, hi, u):
     return last
 
 
-@nb.njit(**_JIT)
-def decide_actor(pr, r, s, a0, b0, aid, x, actor, u, forbid):
-    """One actor's choice for this month from the start-of-month state; returns the action index."""
+@njit(**_JIT)
+def decide_actor(pr, st, actor, u, forbid):
+    """One actor's choice for this month from the start-of-month ``State``; returns the action
+    index. ``forbid`` (NACT bool): the actions an intervention rules out this month."""
     T = np.empty((NA, NA))
-    trust_matrix(r, s, a0, b0, T)
+    trust_matrix(st.r, st.s, st.a0, st.b0, T)
     util = np.empty(NACT)
     avail = np.zeros(NACT, dtype=np.bool_)
-    need, aid_m, aid_c = _features(pr, aid, x)
-    return _decide(pr, T, aid, x, actor, need, aid_m, aid_c, u, util, avail, forbid)
+    need, aid_m, aid_c = _features(pr, st.aid, st.x)
+    return _decide(pr, T, st.aid, st.x, actor, need, aid_m, aid_c, u, util, avail, forbid)
 
 
-@nb.njit(**_JIT_INLINE)
+@njit(**_JIT_INLINE)
 def _decide(pr, T, aid, x, actor, need, aid_m, aid_c, u, util, avail, forbid):
     """``decide_actor`` on caller-owned buffers and the month's ``_features``."""
     _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail)
@@ -300,7 +248,7 @@ def _decide(pr, T, aid, x, actor, need, aid_m, aid_c, u, util, avail, forbid):
     return choose(pr, util, avail, ACT_LO[actor], ACT_HI[actor], u)
 
 
-@nb.njit(**_JIT_NORC)
+@njit(**_JIT_NORC)
 def _ev(dev, ch, i, j, amount):
     """Book evidence of ``i`` about ``j``: positive amount cooperative, negative defecting."""
     if i < 0 or j < 0 or i == j or amount == 0.0:
@@ -311,7 +259,7 @@ def _ev(dev, ch, i, j, amount):
         dev[ch, 1, i, j] -= amount
 
 
-@nb.njit(**_JIT_NORC)
+@njit(**_JIT_NORC)
 def _chan(n_ch, ch_override, c):
     """The channel to book to: one channel without trace, the event's own, or the mechanism's."""
     if n_ch == 1:
@@ -319,7 +267,7 @@ def _chan(n_ch, ch_override, c):
     return ch_override if ch_override >= 0 else c
 
 
-@nb.njit(**_JIT_INLINE)
+@njit(**_JIT_INLINE)
 def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
     """Apply one act (an agent's choice or an exogenous event typed by an action).
 
@@ -341,14 +289,15 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
         direct = CH_DEFY if (act == MIL_DEFY or act == CIV_DEFY) else CH_DIRECT
         _ev(dev, _chan(n_ch, ch_override, direct), t, a, w)
     if act == US_MIL_AID:
-        new = min(pr.mil_aid_cap, aid[0] + pr.mil_aid_step * sev)
-        daid[_chan(n_ch, ch_override, CH_POLICY), 0] += new - aid[0]
+        new = min(pr.mil_aid_cap, aid[AID_MIL] + pr.mil_aid_step * sev)
+        daid[_chan(n_ch, ch_override, CH_POLICY), AID_MIL] += new - aid[AID_MIL]
     elif act == US_CIV_AID:
-        daid[_chan(n_ch, ch_override, CH_POLICY), 1] += pr.civ_package * sev
+        daid[_chan(n_ch, ch_override, CH_POLICY), AID_CIV] += pr.civ_package * sev
         # The package's first month is this one; the count is of the months after it.
         dx[X_PACKAGE] += max(0.0, pr.civ_package_months - 1.0) - x[X_PACKAGE]
     elif act == US_SUSPEND_AID:
-        daid[_chan(n_ch, ch_override, CH_POLICY), 0] -= min(1.0, pr.suspend_fraction * sev) * aid[0]
+        daid[_chan(n_ch, ch_override, CH_POLICY), AID_MIL] -= (
+            min(1.0, pr.suspend_fraction * sev) * aid[AID_MIL])
     elif act == US_PRESSURE:
         dx[X_COERCE] += 0.5 * sev
     elif act == US_THREATEN:
@@ -415,7 +364,7 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
 FORCE_GOLDSTEIN = -9.0
 
 
-@nb.njit(**_JIT_NORC)
+@njit(**_JIT_NORC)
 def _exposure(dx, a, t, g, sev):
     """M5: force used between the army and a state (US or India), either way, exposes the army
     at home: |Goldstein| / 10 per unit severity of a use of force."""
@@ -424,49 +373,50 @@ def _exposure(dx, a, t, g, sev):
         dx[X_EXPOSURE] -= g / 10.0 * sev
 
 
-@nb.njit(**_JIT_NORC)
+@njit(**_JIT_NORC)
 def _clip01(v):
     return min(1.0, max(0.0, v))
 
 
-@nb.njit(**_JIT)
-def apply_month(pr, r, s, a0, b0, aid, x, actions, ev_action, ev_actor, ev_target, ev_goldstein,
-                ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
-                n_ch, led_trust, led_aid, hold, trig_event, fired):
-    """Advance one run by one month: all actors' ``actions`` and events ``ev_lo..ev_hi`` together.
+@njit(**_JIT)
+def apply_month(pr, st, actions, inp, m, n_ch, led_trust, led_aid, fired):
+    """Advance one run's ``State`` by month ``m`` of ``Inputs``: all actors' ``actions`` and the
+    month's events together.
 
     Events with an action (>= 0) act through that action's mechanisms; others add only their
-    Goldstein-weighted direct evidence. Effects (``eff_*``) then set or add exogenous state.
+    Goldstein-weighted direct evidence. Effects then set or add exogenous state.
     With ``n_ch > 1`` the exact trust and aid change of each channel is written to ``led_trust``
     (n_ch x 5 x 5) and ``led_aid`` (n_ch x 2); channels NCH.. are this month's events in order,
-    then one per trigger. ``hold`` (NHOLD, NaN = free) holds state and aid at the month's end;
-    ``fired[t]`` applies trigger t's act and effects (event ``trig_event[t]``) this month.
+    then one per trigger. The plan's ``hold`` holds state and aid at the month's end;
+    ``fired[t]`` applies trigger t's act and effects this month.
     This allocating form serves the Mesa face; the batch loop calls ``_apply`` with buffers.
     """
     T = np.empty((NA, NA))
-    trust_matrix(r, s, a0, b0, T)
-    _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target, ev_goldstein,
-           ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
-           n_ch, led_trust, led_aid, np.zeros(NX), np.zeros((n_ch, 2, NA, NA)),
-           np.zeros((n_ch, 2)), hold, trig_event, fired)
+    trust_matrix(st.r, st.s, st.a0, st.b0, T)
+    _apply(pr, st, T, actions, inp, m, n_ch, led_trust, led_aid, np.zeros(NX),
+           np.zeros((n_ch, 2, NA, NA)), np.zeros((n_ch, N_AID)), fired)
 
 
-@nb.njit(**_JIT_INLINE)
-def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target, ev_goldstein,
-           ev_material, ev_severity, ev_lo, ev_hi, eff_event, eff_var, eff_mode, eff_value,
-           n_ch, led_trust, led_aid, dx, dev, daid, hold, trig_event, fired):
+@njit(**_JIT_INLINE)
+def _apply(pr, st, T, actions, inp, m, n_ch, led_trust, led_aid, dx, dev, daid, fired):
     """``apply_month`` on caller-owned buffers.
 
     ``T`` is the start-of-month trust on entry and the end-of-month trust on return (``_book``
     writes it). dx, dev, daid are scratch and are cleared here.
     """
+    r, s, a0, b0, aid, x = st
+    ev = inp.events
+    eff = inp.effects
+    hold = inp.plan.hold[m]
+    trig_event = inp.triggers.event
+    ev_lo = ev.month_ptr[m]
+    ev_hi = ev.month_ptr[m + 1]
     dx[:] = 0.0
     dev[:] = 0.0
     daid[:] = 0.0
     ch_trig0 = n_ch - fired.shape[0]  # with a trace, the triggers' channels come last
-    # The month's ``_features`` are recomputed here rather than passed in: an inlined call takes
-    # at most 30 arguments (CPython passes more as *args, which Numba cannot inline). Passing
-    # them packed in a tuple was measured and saves nothing.
+    # The month's ``_features`` are recomputed here rather than passed in (passing them packed
+    # in a tuple was measured and saves nothing).
     need, aid_m, _aid_c = _features(pr, aid, x)
     # Agents' acts: each reads the start-of-month state x and adds its changes to dx.
     for i in range(NA):
@@ -474,25 +424,25 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
     # Exogenous events of the month.
     for e in range(ev_lo, ev_hi):
         chn = NCH + (e - ev_lo) if n_ch > 1 else -1
-        if ev_action[e] >= 0:
-            _act(pr, aid, x, dx, ev_action[e], ev_severity[e], chn, dev, daid, n_ch)
+        if ev.action[e] >= 0:
+            _act(pr, aid, x, dx, ev.action[e], ev.severity[e], chn, dev, daid, n_ch)
         else:
-            w = pr.evidence_gain * ev_goldstein[e] / 10.0 * ev_severity[e]
-            if not ev_material[e]:
+            w = pr.evidence_gain * ev.goldstein[e] / 10.0 * ev.severity[e]
+            if not ev.material[e]:
                 w *= pr.verbal_weight
-            _exposure(dx, ev_actor[e], ev_target[e], ev_goldstein[e], ev_severity[e])
-            _ev(dev, chn if n_ch > 1 else 0, ev_target[e], ev_actor[e], w)
+            _exposure(dx, ev.actor[e], ev.target[e], ev.goldstein[e], ev.severity[e])
+            _ev(dev, chn if n_ch > 1 else 0, ev.target[e], ev.actor[e], w)
     # Triggers that fired this month act like events, each booked to its own channel.
     for t in range(fired.shape[0]):
         if fired[t]:
             e = trig_event[t]
-            if ev_action[e] >= 0:
-                _act(pr, aid, x, dx, ev_action[e], ev_severity[e],
+            if ev.action[e] >= 0:
+                _act(pr, aid, x, dx, ev.action[e], ev.severity[e],
                      ch_trig0 + t if n_ch > 1 else -1, dev, daid, n_ch)
     # Continuous rules, from the start-of-month state.
     c_aid = CH_AID if n_ch > 1 else 0
-    _ev(dev, c_aid, MIL, US, pr.aid_trust_gain * aid[0] / pr.aid_ref)
-    _ev(dev, c_aid, CIV, US, pr.aid_trust_gain * aid[1] / pr.aid_ref)
+    _ev(dev, c_aid, MIL, US, pr.aid_trust_gain * aid[AID_MIL] / pr.aid_ref)
+    _ev(dev, c_aid, CIV, US, pr.aid_trust_gain * aid[AID_CIV] / pr.aid_ref)
     if x[X_ROUTE] <= 0.5:
         _ev(dev, CH_DEP if n_ch > 1 else 0, US, MIL, -pr.closure_cost * need)
         dx[X_CLOSED] += 1.0
@@ -512,13 +462,13 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
     # Aid: security aid relaxes towards the floor the US's need keeps under it (M8), civilian
     # aid runs down over a package's life.
     floor = pr.aid_floor * pr.mil_aid_cap * need
-    relax = pr.aid_relax * (floor - aid[0])
-    daid[(CH_DEP if relax > 0.0 else CH_MEMORY) if n_ch > 1 else 0, 0] += relax
+    relax = pr.aid_relax * (floor - aid[AID_MIL])
+    daid[(CH_DEP if relax > 0.0 else CH_MEMORY) if n_ch > 1 else 0, AID_MIL] += relax
     # A package pays its full rate for civ_package_months, then the flow runs down.
     if x[X_PACKAGE] > 0.0:
         dx[X_PACKAGE] -= 1.0
     else:
-        daid[CH_MEMORY if n_ch > 1 else 0, 1] -= pr.civ_aid_tail * aid[1]
+        daid[CH_MEMORY if n_ch > 1 else 0, AID_CIV] -= pr.civ_aid_tail * aid[AID_CIV]
     # Scalar state: relaxation to natural levels and slow dynamics.
     dx[X_HOST] += pr.hostility_decay * (pr.hostility_natural - x[X_HOST])
     dx[X_CIVMIL] += pr.civmil_drift * (pr.civmil_natural - x[X_CIVMIL])
@@ -540,19 +490,18 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
     for k in range(NX):
         x[k] += dx[k]
     # Exogenous effects override (set) or shift (add) state after the dynamics.
-    n_sched = eff_event.shape[0]
-    for f in range(n_sched):
-        e = eff_event[f]
+    for f in range(eff.event.shape[0]):
+        e = eff.event[f]
         on = ev_lo <= e < ev_hi
         if not on:
             for t in range(fired.shape[0]):
                 if fired[t] and trig_event[t] == e:
                     on = True
         if on:
-            if eff_mode[f] == 0:
-                x[eff_var[f]] = eff_value[f]
+            if eff.mode[f] == EFF_SET:
+                x[eff.var[f]] = eff.value[f]
             else:
-                x[eff_var[f]] += eff_value[f]
+                x[eff.var[f]] += eff.value[f]
     for k in range(NX):
         if not math.isnan(hold[k]):  # an intervention holds this variable
             x[k] = hold[k]
@@ -561,31 +510,31 @@ def _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
         x[X_CLOSED] = 0.0
     # Trust: forget the fast pool, then add the month's evidence; a share of it is remembered.
     _book(pr, r, s, a0, b0, T, dev, n_ch, led_trust)
-    tot0 = aid[0]
-    tot1 = aid[1]
+    tot0 = aid[AID_MIL]
+    tot1 = aid[AID_CIV]
     for c in range(n_ch):
-        tot0 += daid[c, 0]
-        tot1 += daid[c, 1]
+        tot0 += daid[c, AID_MIL]
+        tot1 += daid[c, AID_CIV]
     # Never below zero; decisions never lift security aid over its cap (aid already above it,
     # e.g. from the initial state or a hold, only decays).
-    new0 = max(0.0, min(tot0, max(pr.mil_aid_cap, aid[0])))
+    new0 = max(0.0, min(tot0, max(pr.mil_aid_cap, aid[AID_MIL])))
     new1 = max(0.0, tot1)
-    if not math.isnan(hold[NX]):
-        new0 = hold[NX]
-    if not math.isnan(hold[NX + 1]):
-        new1 = hold[NX + 1]
+    if not math.isnan(hold[HOLD_AID + AID_MIL]):
+        new0 = hold[HOLD_AID + AID_MIL]
+    if not math.isnan(hold[HOLD_AID + AID_CIV]):
+        new1 = hold[HOLD_AID + AID_CIV]
     if n_ch > 1:
         for c in range(n_ch):
-            led_aid[c, 0] = daid[c, 0]
-            led_aid[c, 1] = daid[c, 1]
+            led_aid[c, AID_MIL] = daid[c, AID_MIL]
+            led_aid[c, AID_CIV] = daid[c, AID_CIV]
         # Clipping and holding are booked to the aid-policy channel so the ledger sums exactly.
-        led_aid[CH_POLICY, 0] += new0 - tot0
-        led_aid[CH_POLICY, 1] += new1 - tot1
-    aid[0] = new0
-    aid[1] = new1
+        led_aid[CH_POLICY, AID_MIL] += new0 - tot0
+        led_aid[CH_POLICY, AID_CIV] += new1 - tot1
+    aid[AID_MIL] = new0
+    aid[AID_CIV] = new1
 
 
-@nb.njit(**_JIT_INLINE)
+@njit(**_JIT_INLINE)
 def _book(pr, r, s, a0, b0, T, dev, n_ch, led):
     """Forget, add evidence, and (tracing) book each channel's exact share of the trust change.
 
@@ -632,139 +581,154 @@ def _book(pr, r, s, a0, b0, T, dev, n_ch, led):
             T[i, j] = pn / (pn + sn + bn)
 
 
-@nb.njit(**_JIT_INLINE)
-def _record(T, aid, x, trust_out, aid_out, x_out, k):
-    """Copy one month's state into row ``k`` of the (possibly float32) output series."""
+@njit(**_JIT_INLINE)
+def _record(T, aid, x, out, k):
+    """Copy one month's state into step ``k`` of the (possibly float32) output ``Series``."""
     for i in range(NA):
         for j in range(NA):
-            trust_out[k, i, j] = T[i, j]
+            out.trust[k, i, j] = T[i, j]
     for c in range(aid.shape[0]):
-        aid_out[k, c] = aid[c]
+        out.aid[k, c] = aid[c]
     for c in range(NX):
-        x_out[k, c] = x[c]
+        out.x[k, c] = x[c]
 
 
-@nb.njit(**_JIT)
-def run_one(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target, ev_goldstein,
-            ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode, eff_value,
-            n_ch, trust_out, aid_out, x_out, act_out, led_mech, led_ev, forbid, hold, cond,
-            cond_value, trig):
-    """Run one simulation for ``u.shape[0]`` months, writing its series into the output rows."""
-    n_trig = trig.shape[0]
-    _run(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target, ev_goldstein,
-         ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode, eff_value, n_ch,
-         trust_out, aid_out, x_out, act_out, led_mech, led_ev, forbid, hold, cond, cond_value,
-         trig, trig[:, 0].copy(), np.zeros(n_trig, dtype=np.bool_),
-         np.zeros(n_trig, dtype=np.bool_), np.empty((NA, NA)),
-         np.empty(NA, dtype=np.int64), np.zeros((n_ch, NA, NA)), np.zeros((n_ch, 2)),
-         np.empty(NACT), np.zeros(NACT, dtype=np.bool_), np.zeros(NX),
-         np.zeros((n_ch, 2, NA, NA)), np.zeros((n_ch, 2)))
+@njit(**_JIT)
+def run_one(pr, st, u, inp, n_ch, out):
+    """Run one simulation for ``u.shape[0]`` months from ``State`` ``st`` (updated in place) on
+    ``Inputs`` ``inp``, writing its series into the ``Series`` ``out``."""
+    n_trig = inp.triggers.event.shape[0]
+    scr = Scratch(np.zeros(n_trig, dtype=np.bool_), np.zeros(n_trig, dtype=np.bool_),
+                  np.empty((NA, NA)), np.empty(NA, dtype=np.int64), np.zeros((n_ch, NA, NA)),
+                  np.zeros((n_ch, N_AID)), np.empty(NACT), np.zeros(NACT, dtype=np.bool_),
+                  np.zeros(NX), np.zeros((n_ch, 2, NA, NA)), np.zeros((n_ch, N_AID)))
+    _run(pr, st, u, inp, n_ch, out, scr)
 
 
-@nb.njit(**_JIT_NORC)
-def _run(pr, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target, ev_goldstein,
-         ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode, eff_value, n_ch,
-         trust_out, aid_out, x_out, act_out, led_mech, led_ev, forbid, hold, cond, cond_value,
-         trig, trig_event, fired, done, T, actions, led_trust, led_aid, util, avail, dx, dev,
-         daid):
-    """``run_one`` on caller-owned scratch (T, actions, the month's ledgers, util, avail, dx,
-    dev, daid): the month loop, with every per-month function inlined into it."""
+@njit(**_JIT_NORC)
+def _run(pr, st, u, inp, n_ch, out, scr):
+    """``run_one`` on caller-owned ``Scratch``: the month loop, with every per-month function
+    inlined into it."""
     n_months = u.shape[0]
-    ch_trig0 = n_ch - trig.shape[0]
-    trust_matrix(r, s, a0, b0, T)  # once: from here on ``_apply`` keeps T current
-    _record(T, aid, x, trust_out, aid_out, x_out, 0)
+    aid = st.aid
+    x = st.x
+    T = scr.T
+    actions = scr.actions
+    forced = inp.plan.forced
+    forbid = inp.plan.forbid
+    trust_matrix(st.r, st.s, st.a0, st.b0, T)  # once: from here on ``_apply`` keeps T current
+    _record(T, aid, x, out, 0)
     for m in range(n_months):
         # The month's derived inputs, once for all five decisions and the dynamics.
         need, aid_m, aid_c = _features(pr, aid, x)
-        _triggers(T, aid, x, m, cond, cond_value, trig, fired, done)
+        _triggers(T, aid, x, m, inp.triggers, scr.fired, scr.done)
         for i in range(NA):
             f = forced[m, i]
             actions[i] = f if f >= 0 else _decide(pr, T, aid, x, i, need, aid_m, aid_c, u[m, i],
-                                                  util, avail, forbid[m])
-        lo = month_ptr[m]
-        hi = month_ptr[m + 1]
+                                                  scr.util, scr.avail, forbid[m])
         if n_ch > 1:
-            led_trust[:] = 0.0
-            led_aid[:] = 0.0
-        _apply(pr, r, s, a0, b0, aid, x, T, actions, ev_action, ev_actor, ev_target,
-               ev_goldstein, ev_material, ev_severity, lo, hi, eff_event, eff_var, eff_mode,
-               eff_value, n_ch, led_trust, led_aid, dx, dev, daid, hold[m], trig_event, fired)
-        _record(T, aid, x, trust_out, aid_out, x_out, m + 1)
+            scr.led_trust[:] = 0.0
+            scr.led_aid[:] = 0.0
+        _apply(pr, st, T, actions, inp, m, n_ch, scr.led_trust, scr.led_aid, scr.dx, scr.dev,
+               scr.daid, scr.fired)
+        _record(T, aid, x, out, m + 1)
         for i in range(NA):
-            act_out[m, i] = actions[i]
+            out.actions[m, i] = actions[i]
         if n_ch > 1:
-            for c in range(NCH):
-                for i in range(NA):
-                    for j in range(NA):
-                        led_mech[m, c, i * NA + j] = led_trust[c, i, j]
-                led_mech[m, c, NA * NA] = led_aid[c, 0]
-                led_mech[m, c, NA * NA + 1] = led_aid[c, 1]
-            for e in range(lo, hi):
-                c = NCH + e - lo
-                for i in range(NA):
-                    for j in range(NA):
-                        led_ev[e, i * NA + j] = led_trust[c, i, j]
-                led_ev[e, NA * NA] = led_aid[c, 0]
-                led_ev[e, NA * NA + 1] = led_aid[c, 1]
-            for t in range(fired.shape[0]):
-                if fired[t]:  # a trigger may fire in several months: its entries add up
-                    e = trig_event[t]
-                    for i in range(NA):
-                        for j in range(NA):
-                            led_ev[e, i * NA + j] += led_trust[ch_trig0 + t, i, j]
-                    led_ev[e, NA * NA] += led_aid[ch_trig0 + t, 0]
-                    led_ev[e, NA * NA + 1] += led_aid[ch_trig0 + t, 1]
+            _ledger_rows(inp, m, n_ch, scr, out)
 
 
-@nb.njit(**_JIT)
-def triggers(T, aid, x, m, cond, cond_value, trig, fired, done):
+@njit(**_JIT_INLINE)
+def _ledger_rows(inp, m, n_ch, scr, out):
+    """Trace: month ``m``'s channel ledgers into the mechanism ledger (channels 0..NCH-1) and the
+    event ledger (the month's events, then the triggers that fired, which add up over months)."""
+    led_trust = scr.led_trust
+    led_aid = scr.led_aid
+    for c in range(NCH):
+        for i in range(NA):
+            for j in range(NA):
+                out.ledger[m, c, i * NA + j] = led_trust[c, i, j]
+        for k in range(N_AID):
+            out.ledger[m, c, LED_AID + k] = led_aid[c, k]
+    lo = inp.events.month_ptr[m]
+    for e in range(lo, inp.events.month_ptr[m + 1]):
+        c = NCH + e - lo
+        for i in range(NA):
+            for j in range(NA):
+                out.event_ledger[e, i * NA + j] = led_trust[c, i, j]
+        for k in range(N_AID):
+            out.event_ledger[e, LED_AID + k] = led_aid[c, k]
+    fired = scr.fired
+    ch_trig0 = n_ch - fired.shape[0]
+    for t in range(fired.shape[0]):
+        if fired[t]:  # a trigger may fire in several months: its entries add up
+            e = inp.triggers.event[t]
+            for i in range(NA):
+                for j in range(NA):
+                    out.event_ledger[e, i * NA + j] += led_trust[ch_trig0 + t, i, j]
+            for k in range(N_AID):
+                out.event_ledger[e, LED_AID + k] += led_aid[ch_trig0 + t, k]
+
+
+@njit(**_JIT)
+def triggers(T, aid, x, m, trg, fired, done):
     """``_triggers`` for the Mesa face."""
-    _triggers(T, aid, x, m, cond, cond_value, trig, fired, done)
+    _triggers(T, aid, x, m, trg, fired, done)
 
 
-@nb.njit(**_JIT_INLINE)
-def _triggers(T, aid, x, m, cond, cond_value, trig, fired, done):
-    """Which triggers fire in month ``m``: all their conditions hold on the start-of-month state.
-
-    ``trig[t]`` = (event, once, first month, last month, -); ``cond[c]`` = (trigger, kind, a, b,
-    op) with kind 0 trust[a, b], 1 aid[a], 2 state x[a]; op 0 <, 1 <=, 2 >, 3 >=.
+@njit(**_JIT_INLINE)
+def _triggers(T, aid, x, m, trg, fired, done):
+    """Which ``Triggers`` fire in month ``m``: all their conditions hold on the start-of-month
+    state. A condition reads trust[a, b] (``COND_TRUST``), aid flow a (``COND_AID``) or state
+    variable a (``COND_STATE``) and compares it by ``OP_LT``, ``OP_LE``, ``OP_GT`` or ``OP_GE``.
     """
-    for t in range(trig.shape[0]):
-        fired[t] = trig[t, 2] <= m <= trig[t, 3] and not (trig[t, 1] == 1 and done[t])
-    for c in range(cond.shape[0]):
-        t = cond[c, 0]
+    for t in range(trg.event.shape[0]):
+        fired[t] = trg.first[t] <= m <= trg.last[t] and not (trg.once[t] and done[t])
+    for c in range(trg.cond_trigger.shape[0]):
+        t = trg.cond_trigger[c]
         if not fired[t]:
             continue
-        kind = cond[c, 1]
-        if kind == 0:
-            v = T[cond[c, 2], cond[c, 3]]
-        elif kind == 1:
-            v = aid[cond[c, 2]]
+        kind = trg.cond_kind[c]
+        if kind == COND_TRUST:
+            v = T[trg.cond_a[c], trg.cond_b[c]]
+        elif kind == COND_AID:
+            v = aid[trg.cond_a[c]]
         else:
-            v = x[cond[c, 2]]
-        op = cond[c, 4]
-        thr = cond_value[c]
-        ok = v < thr if op == 0 else (v <= thr if op == 1 else (v > thr if op == 2 else v >= thr))
+            v = x[trg.cond_a[c]]
+        op = trg.cond_op[c]
+        thr = trg.cond_value[c]
+        ok = (v < thr if op == OP_LT else
+              (v <= thr if op == OP_LE else (v > thr if op == OP_GT else v >= thr)))
         if not ok:
             fired[t] = False
-    for t in range(trig.shape[0]):
+    for t in range(trg.event.shape[0]):
         if fired[t]:
             done[t] = True
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def run_batch(params, r, s, a0, b0, aid, x, u, forced, ev_action, ev_actor, ev_target,
-              ev_goldstein, ev_material, ev_severity, month_ptr, eff_event, eff_var, eff_mode,
-              eff_value, n_ch, trust_out, aid_out, x_out, act_out, led_mech, led_ev, forbid, hold,
-              cond, cond_value, trig):
-    """Advance B independent runs (leading axis of every per-run array) in parallel.
+@njit(parallel=True, cache=True, nogil=True)
+def run_batch(params, st, u, inp, n_ch, out):
+    """Advance B independent runs (the leading axis of ``params``, ``u`` and every array of the
+    ``State`` ``st`` and the ``Series`` ``out``) on the shared ``Inputs`` ``inp``, in parallel.
 
     Each run reads only its own parameters, state and random numbers, so results do not depend
-    on the batch size, the chunking or the thread that runs it.
+    on the batch size, the chunking or the thread that runs it. (Numba's parallel loop takes
+    arrays, not bundles: the bundles are taken apart here and rebuilt per run.)
     """
+    r, s, a0, b0, aid, x = st
+    trust, aid_out, x_out, acts, led, led_ev = out
+    (ev_action, ev_actor, ev_target, ev_goldstein, ev_material, ev_severity,
+     month_ptr) = inp.events
+    eff_event, eff_var, eff_mode, eff_value = inp.effects
+    forced, forbid, hold = inp.plan
+    (t_event, t_once, t_first, t_last, c_trig, c_kind, c_a, c_b, c_op,
+     c_value) = inp.triggers
     for b in nb.prange(params.shape[0]):
-        run_one(params[b], r[b], s[b], a0[b], b0[b], aid[b], x[b], u[b], forced, ev_action,
-                ev_actor, ev_target, ev_goldstein, ev_material, ev_severity, month_ptr,
-                eff_event, eff_var, eff_mode, eff_value, n_ch, trust_out[b], aid_out[b],
-                x_out[b], act_out[b], led_mech[b], led_ev[b], forbid, hold, cond, cond_value,
-                trig)
+        run_one(params[b], State(r[b], s[b], a0[b], b0[b], aid[b], x[b]), u[b],
+                Inputs(Events(ev_action, ev_actor, ev_target, ev_goldstein, ev_material,
+                              ev_severity, month_ptr),
+                       Effects(eff_event, eff_var, eff_mode, eff_value),
+                       Plan(forced, forbid, hold),
+                       Triggers(t_event, t_once, t_first, t_last, c_trig, c_kind, c_a, c_b, c_op,
+                                c_value)),
+                n_ch, Series(trust[b], aid_out[b], x_out[b], acts[b], led[b], led_ev[b]))

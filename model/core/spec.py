@@ -1,9 +1,9 @@
-"""The model's vocabulary: actors, state variables, event types and actions.
+"""The model's vocabulary: actors, state variables, event types, actions, the trace's channels
+and the words of the scenario language's conditions and effects.
 
 One source of truth for each list. The kernel (``model.core.kernel``) addresses the same items by
-the
-integer indices defined here; everything else (scenarios, catalog, results, dashboard) uses the
-names.
+integer indices, which ``model.core.layout`` derives from these lists (a position in a list is
+its index); everything else (scenarios, catalog, results, dashboard) uses the names.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ ACTOR_NAMES: dict[str, str] = {
     "TALIBAN": "Taliban incl. the Haqqani network",
     "INDIA": "India",
 }
-US, PAK_MIL, PAK_CIV, TALIBAN, INDIA = range(5)
 N_ACTORS = len(ACTORS)
 ACTOR_INDEX: dict[str, int] = {a: i for i, a in enumerate(ACTORS)}
+US, PAK_MIL, PAK_CIV, TALIBAN, INDIA = (
+    ACTOR_INDEX[a] for a in ("US", "PAK_MIL", "PAK_CIV", "TALIBAN", "INDIA"))
 
 #: Aid flows tracked in $M per month, as (donor, recipient).
 AID_FLOWS: tuple[tuple[str, str], ...] = (("US", "PAK_MIL"), ("US", "PAK_CIV"))
-AID_MIL, AID_CIV = 0, 1
+AID_MIL, AID_CIV = AID_FLOWS.index(("US", "PAK_MIL")), AID_FLOWS.index(("US", "PAK_CIV"))
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class StateVar:
     initial: float | str = 0.0
 
 
-#: Scalar state, in kernel order (after trust and aid). Indices are the kernel's ``S_*`` constants.
+#: Scalar state, in kernel order (after trust and aid). Indices: ``model.core.layout``'s ``X_*``.
 STATE_VARS: tuple[StateVar, ...] = (
     StateVar("public_hostility", "share 0..1", 0.0, 1.0,
              "Pakistani public hostility to the US: 0 none, 1 universal.", "hostility_natural"),
@@ -179,3 +180,27 @@ for _i, _a in enumerate(ACTIONS):
     _lo, _hi = ACTOR_ACTIONS.get(_a.actor, (_i, _i))
     ACTOR_ACTIONS[_a.actor] = (min(_lo, _i), _i + 1)
 del _i, _a, _lo, _hi
+
+#: Channels of the trace: where each change of trust and aid is booked (the ledger's rows, in
+#: order; a traced run's exogenous events and triggers each get a channel after these).
+CHANNELS: tuple[tuple[str, str], ...] = (
+    ("memory", "M9: forgetting pulls trust back to the historical baseline"),
+    ("direct", "the Goldstein-weighted evidence of acts between the pair"),
+    ("aid_compliance", "M1"),
+    ("india_factor", "M2"),
+    ("sovereignty", "M3"),
+    ("attribution", "M4"),
+    ("civmil", "M5"),
+    ("defiance", "M6"),
+    ("mediation", "M7"),
+    ("dependence", "M8"),
+    ("balance", "structural balance among observers"),
+    ("aid_policy", "US decisions on aid levels"),
+)
+
+#: What a trigger's condition may read: ``trust[A->B]``, ``aid[US->X]`` or a state variable.
+CONDITION_KINDS: tuple[str, ...] = ("trust", "aid", "state")
+#: The comparisons a condition may make.
+CONDITION_OPS: tuple[str, ...] = ("<", "<=", ">", ">=")
+#: How an event's effect changes a state variable: ``set`` it to a value or ``add`` to it.
+EFFECT_MODES: tuple[str, ...] = ("set", "add")

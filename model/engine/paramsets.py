@@ -5,13 +5,18 @@ The posterior file is written by the calibration (``model.calibration``); the en
 here, so that running the model never needs the calibration code. Run ``i`` of master seed ``S``
 takes the set drawn from its own stream ``SeedSequence(S, spawn_key=(i, 1))``: the draw is
 independent of batch size, chunking and process count.
+
+Parameter sets travel as arrays: per-run values are ``Columns`` (parameter name -> one float64
+per run, NaN where a run leaves the parameter to its scenario), and ``records`` lays them over a
+scenario's values (``base_record``) into the kernel's structured parameter array, column by
+column. ``param_source`` turns the engine's ``params`` argument into a function of the run ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +54,15 @@ class Posterior:
         w = self.frame["weight"].to_numpy(dtype=float)
         return w / w.sum()
 
-    def sets(self) -> list[dict[str, float]]:
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        """The sets as one float64 array, sets x ``names`` (read-only)."""
         vals = self.frame[list(self.names)].to_numpy(dtype=float)
-        return [dict(zip(self.names, map(float, row), strict=True)) for row in vals]
+        vals.setflags(write=False)
+        return vals
+
+    def sets(self) -> list[dict[str, float]]:
+        return [dict(zip(self.names, map(float, row), strict=True)) for row in self.matrix]
 
     def best(self) -> dict[str, float]:
         """The set of smallest distance."""
@@ -94,11 +105,19 @@ def posterior_exists(path: str | Path | None = None) -> bool:
 
 def draw_index(seed: int, run_ids: Sequence[int], weights: np.ndarray) -> np.ndarray:
     """For each run id, the index of its posterior set: drawn by weight from the run's own
-    stream ``SeedSequence(seed, spawn_key=(run, 1))``, so independent of batch size and order."""
+    stream ``SeedSequence(seed, spawn_key=(run, 1))``, so independent of batch size and order.
+
+    The same numbers as ``rng.choice(len(p), p=p)`` per run (a test checks it): ``choice``
+    draws one uniform ``rng.random()`` and looks it up in the normalised cumulative weights;
+    here the uniforms are drawn per run and looked up all at once.
+    """
     p = np.asarray(weights, dtype=float)
     p = p / p.sum()
-    return np.array([seeded_rng(int(seed), int(i), 1).choice(len(p), p=p) for i in run_ids],
-                    dtype=np.int64)
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    u = np.fromiter((seeded_rng(int(seed), int(i), 1).random() for i in run_ids),
+                    dtype=np.float64, count=len(run_ids))
+    return cdf.searchsorted(u, side="right").astype(np.int64)
 
 
 def draw_params(seed: int, run_ids: Sequence[int], posterior: Posterior | None = None,
@@ -111,3 +130,84 @@ def draw_params(seed: int, run_ids: Sequence[int], posterior: Posterior | None =
     skip = set(exclude)
     idx = draw_index(seed, run_ids, post.weights)
     return [{k: v for k, v in sets[i].items() if k not in skip} for i in idx]
+
+
+#: Per-run parameter values: name -> one float64 per run (NaN: the scenario's value applies).
+Columns = dict[str, np.ndarray]
+
+
+def base_record(params: Mapping[str, float] | None = None, where: str = "") -> np.ndarray:
+    """One parameter record (a 0-d structured array): the table's defaults, ``params`` on top."""
+    rec = np.empty((), dtype=P.dtype())
+    for name, v in P.resolve(params, where).items():
+        rec[name] = v
+    return rec
+
+
+def records(base: np.ndarray, n: int, columns: Columns) -> np.ndarray:
+    """``n`` parameter records: ``base`` for every run, ``columns`` laid over it."""
+    out = np.full(n, base, dtype=P.dtype())
+    for name, col in columns.items():
+        unset = np.isnan(col)
+        out[name] = np.where(unset, out[name], col) if unset.any() else col
+    return out
+
+
+def constant_columns(n: int, values: Mapping[str, float]) -> Columns:
+    """The same (already validated) values for ``n`` runs."""
+    return {k: np.full(n, float(v)) for k, v in values.items()}
+
+
+def row_columns(rows: Sequence[Mapping], where: str = "params") -> Columns:
+    """Columns from one validated mapping per run; a name a row leaves out is NaN there."""
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    cols = {k: np.full(len(rows), np.nan) for k in names}
+    for i, row in enumerate(rows):
+        for k, v in row.items():
+            cols[k][i] = P.check(k, v, where)
+    return cols
+
+
+def posterior_columns(post: Posterior, seed: int, run_ids: Sequence[int],
+                      exclude: Sequence[str] = ()) -> Columns:
+    """Each run's set drawn from ``post`` (``draw_index``), as columns; ``exclude``: names to
+    leave out (e.g. those a scenario sets itself, so that a scenario's own values win)."""
+    idx = draw_index(seed, run_ids, post.weights)
+    skip = set(exclude)
+    vals = post.matrix
+    return {n: vals[idx, j] for j, n in enumerate(post.names) if n not in skip}
+
+
+def param_source(scenario_params: Mapping, runs: int, seed: int, params,
+                 overrides: Mapping | None = None) -> Callable[[int, int], Columns]:
+    """A function (lo, hi) -> the ``Columns`` of runs lo..hi-1 (run ids are positions).
+
+    ``params``: None (the shipped calibrated posterior, or the table's defaults where none is
+    shipped), "default" (the table's defaults and the scenario's values), "posterior" (one set
+    per run drawn from the shipped calibrated posterior by the run's own seed stream; the
+    scenario's own values win), a path to a posterior CSV, one mapping for all runs (on top of
+    the table's defaults), or a sequence of mappings (one per run). ``overrides`` apply on top of
+    any of these. Every value is validated here, before any run.
+    """
+    extra = {k: P.check(k, v, "overrides") for k, v in (overrides or {}).items()}
+    if params is None:
+        params = "posterior" if posterior_exists() else "default"
+    if isinstance(params, str | Path) and (str(params) == "posterior"
+                                           or str(params).endswith(".csv")):
+        post = load_posterior(None if str(params) == "posterior" else params)
+        keep = tuple(scenario_params)
+        return lambda lo, hi: {**posterior_columns(post, seed, range(lo, hi), exclude=keep),
+                               **constant_columns(hi - lo, extra)}
+    if isinstance(params, str):
+        if params != "default":
+            raise P.ParameterError(f"params: expected 'default', 'posterior', a posterior .csv "
+                                   f"file, a mapping or a list of mappings, got {params!r}")
+        params = {}
+    if isinstance(params, Mapping):
+        one = {**{k: P.check(k, v, "params") for k, v in params.items()}, **extra}
+        return lambda lo, hi: constant_columns(hi - lo, one)
+    rows = list(params)
+    if len(rows) != runs:
+        raise P.ParameterError(f"params: got {len(rows)} parameter sets for {runs} runs")
+    cols = {**row_columns(rows), **constant_columns(runs, extra)}
+    return lambda lo, hi: {k: v[lo:hi] for k, v in cols.items()}

@@ -4,38 +4,40 @@ The catalog (``model/data/events.yaml``) lists every dated event in the source a
 (``model/data/sources/*.txt``, described in ``model/data/sources.yaml``), each with its source file
 and a short verbatim quote. Shocks enter a history replay from outside; decisions are the moves of
 the modelled actors that the agents' rules should reproduce (the calibration targets); context is
-background. The vocabulary (actors, CAMEO codes, actions, state variables) is ``model.core.spec``.
+background. The records and their rules are ``model.inputs.catalog_schema``; the vocabulary
+(actors, CAMEO codes, actions, state variables) is ``model.core.spec``.
 
-Loading validates everything and reports *all* problems at once, each as ``FILE:LINE: event 'ID':
-what was expected``. Adding an article needs no code: drop its ``.txt`` into the sources folder, add
-a record to ``sources.yaml`` and cite it from ``events.yaml``.
+The YAML files are read with ``model.io.yamlio`` (safe, located, bounded by ``CATALOG_LIMITS``;
+each article by ``MAX_ARTICLE_BYTES``). Loading validates everything and reports *all* problems
+at once, each as ``FILE:LINE: event 'ID': what was expected``. Adding an article needs no code:
+drop its ``.txt`` into the sources folder, add a record to ``sources.yaml`` and cite it from
+``events.yaml``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    computed_field,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
-from model.core.spec import ACTION_INDEX, ACTIONS, ACTORS, STATE_INDEX, STATE_VARS, event_types
-from model.core.spec import goldstein as cameo_goldstein
+from model.inputs.catalog_schema import (
+    KINDS,
+    OTHER,
+    PARTIES,
+    Conflict,
+    Event,
+    RecordProblemsError,
+    Source,
+    quote_found,
+    squash,
+)
+from model.io import yamlio
+from model.io.dates import date_span, parse_date
 from model.io.errors import ModelInputError
 from model.io.paths import DATA as DATA_DIR
 
@@ -44,21 +46,17 @@ SOURCES_PATH = DATA_DIR / "sources.yaml"
 SOURCES_DIR = DATA_DIR / "sources"
 
 __all__ = [
-    "FRAME_COLUMNS", "KINDS", "OTHER", "PARTIES", "Catalog", "CatalogError", "Conflict", "Event",
-    "Source", "date_span", "format_events", "load_catalog", "parse_date", "quote_found",
+    "CATALOG_LIMITS", "FRAME_COLUMNS", "KINDS", "MAX_ARTICLE_BYTES", "OTHER", "PARTIES", "Catalog",
+    "CatalogError", "Conflict", "Event", "Source", "date_span", "format_events", "load_catalog",
+    "parse_date", "quote_found",
 ]
 
-#: A party outside the five modelled actors; the event names it in ``actor_name``/``target_name``.
-OTHER = "OTHER"
-PARTIES: tuple[str, ...] = (*ACTORS, OTHER)
-KINDS: tuple[str, ...] = ("shock", "decision", "context")
-SOURCE_KINDS: tuple[str, ...] = (
-    "news agency", "state broadcaster", "party blog", "opinion", "analysis",
-)
-#: Month used for a year-only date when the event gives no ``model_month``: mid-year.
-DEFAULT_MONTH_OF_YEAR = 7
-#: Shorter quotes would match almost anywhere and prove nothing.
-MIN_QUOTE_CHARS = 12
+#: Bounds on ``events.yaml`` and ``sources.yaml``: the shipped catalog is about 60 kB and 3,000
+#: values, so these leave room for some fifty times as many events (the default YAML limits,
+#: made for scenarios, would stop it at about seven times).
+CATALOG_LIMITS = yamlio.Limits(max_bytes=10_000_000, max_nodes=200_000)
+#: Bound on one source article (the shipped ones are 4-14 kB).
+MAX_ARTICLE_BYTES = 5_000_000
 
 FRAME_COLUMNS: tuple[str, ...] = (
     "id", "date", "month", "precision", "actor", "target", "actor_name", "target_name", "cameo",
@@ -66,17 +64,7 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "outlet", "perspective", "quote",
 )
 
-_ID_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
-_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
-_PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
-_UNIT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
-Precision = Literal["year", "month", "day"]
-Scalar = str | int | float
-
-
-# --------------------------------------------------------------------------------------- errors
 class CatalogError(ModelInputError):
     """The catalog or its sources are invalid (a ``ValueError``; the CLI reports it like any bad
     input). ``problems`` lists every problem found, each as ``FILE:LINE: event 'ID': what was
@@ -89,423 +77,7 @@ class CatalogError(ModelInputError):
         super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
 
 
-class _RecordProblemsError(ValueError):
-    """Cross-field problems of one record, each tied to the key it concerns (for line numbers)."""
-
-    def __init__(self, items: list[tuple[str, str]]):
-        self.items = items
-        super().__init__("; ".join(f"{key}: {msg}" for key, msg in items))
-
-
-# ------------------------------------------------------------------------------ date arithmetic
-def parse_date(text: str) -> tuple[Precision, int, int, int]:
-    """Parse ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` into (precision, year, month, day); month and
-    day are 0 where the text omits them. Raises ``ValueError`` for anything else, including
-    impossible calendar dates."""
-    m = _DATE_RE.match(text) if isinstance(text, str) else None
-    if m is None:
-        raise ValueError(f"expected a date 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD', got {text!r}")
-    year, month, day = int(m[1]), int(m[2] or 0), int(m[3] or 0)
-    if m[3]:
-        dt.date(year, month, day)  # raises ValueError on 2011-02-30 and the like
-        return "day", year, month, day
-    if m[2]:
-        if not 1 <= month <= 12:
-            raise ValueError(f"month out of range in {text!r}")
-        return "month", year, month, 0
-    return "year", year, 0, 0
-
-
-def _month_str(year: int, month: int) -> str:
-    return f"{year:04d}-{month:02d}"
-
-
-def date_span(text: str) -> tuple[str, str]:
-    """First and last month ("YYYY-MM") that a date of any precision covers."""
-    precision, year, month, _ = parse_date(text)
-    if precision == "year":
-        return _month_str(year, 1), _month_str(year, 12)
-    return _month_str(year, month), _month_str(year, month)
-
-
-def _period_bound(text: str, *, end: bool) -> str:
-    """A filter bound ("YYYY" or "YYYY-MM") as a month, inclusive: a year starts in January and
-    ends in December."""
-    m = _PERIOD_RE.match(text) if isinstance(text, str) else None
-    if m is None or (m[2] and not 1 <= int(m[2]) <= 12):
-        raise ValueError(f"expected 'YYYY' or 'YYYY-MM', got {text!r}")
-    if m[2]:
-        return text
-    return f"{m[1]}-12" if end else f"{m[1]}-01"
-
-
-def _squash(text: str) -> str:
-    """Collapse every run of whitespace (incl. no-break spaces and line breaks) to one space."""
-    return " ".join(text.split())
-
-
-def quote_found(quote: str, text: str) -> bool:
-    """Whether ``quote`` occurs verbatim in ``text`` once whitespace is collapsed on both sides.
-    Nothing else is normalised: curly quotes, dashes and case must match the source."""
-    return _squash(quote) in _squash(text)
-
-
-# ------------------------------------------------------------------------------------- models
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Magnitude(_Strict):
-    """A figure the article gives: ``value`` in ``unit`` (e.g. ``USD_M``, ``deaths``), accruing
-    over ``months`` where it is a flow (the $7.5 bn package: 7500 USD_M over 60 months)."""
-
-    value: float
-    unit: str
-    months: int | None = Field(default=None, gt=0)
-    note: str | None = None
-
-    @field_validator("unit")
-    @classmethod
-    def _unit_is_identifier(cls, v: str) -> str:
-        if not _UNIT_RE.match(v):
-            raise ValueError(f"unit must be an identifier such as USD_M or deaths, got {v!r}")
-        return v
-
-
-class Effect(_Strict):
-    """An exogenous change of one state variable by a shock: exactly one of ``set`` or ``add``."""
-
-    set: float | None = None
-    add: float | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Effect:
-        if (self.set is None) == (self.add is None):
-            raise ValueError("give exactly one of {set: x} or {add: x}")
-        return self
-
-
-class Event(_Strict):
-    """One dated event of the documented history, as recorded in ``events.yaml``.
-
-    ``goldstein`` and ``event_type`` come from the CAMEO code (``event_types.yaml``); ``precision``
-    from the date's format; ``month`` is ``model_month`` or else the date's month (July for a
-    year-only date)."""
-
-    id: str
-    date: str
-    date_range: tuple[str, str] | None = Field(default=None, alias="range")
-    model_month: str | None = None
-    actor: str
-    actor_name: str | None = None
-    target: str
-    target_name: str | None = None
-    cameo: str
-    kind: Literal["shock", "decision", "context"]
-    action: str | None = None
-    magnitude: Magnitude | None = None
-    effects: dict[str, Effect] | None = None
-    source: str
-    quote: str = Field(min_length=MIN_QUOTE_CHARS)
-    conflict: str | None = None
-    note: str | None = None
-
-    # Where the record was read from, for error messages and listings; not part of the data.
-    _file: str = PrivateAttr(default="")
-    _line: int = PrivateAttr(default=0)
-
-    @field_validator("id", "conflict")
-    @classmethod
-    def _snake_case(cls, v: str | None) -> str | None:
-        if v is not None and not _ID_RE.match(v):
-            raise ValueError(f"expected a snake_case id such as salala_strike_2011, got {v!r}")
-        return v
-
-    @field_validator("date", mode="before")
-    @classmethod
-    def _date_text(cls, v: Any) -> Any:
-        # Unquoted YAML dates arrive as int (2011) or datetime.date (2011-05-02); accept both.
-        if isinstance(v, bool):
-            return v
-        if isinstance(v, int):
-            return str(v)
-        if isinstance(v, dt.date):
-            return v.isoformat()
-        return v
-
-    @field_validator("date")
-    @classmethod
-    def _date_format(cls, v: str) -> str:
-        parse_date(v)
-        return v
-
-    @field_validator("date_range")
-    @classmethod
-    def _range_format(cls, v: tuple[str, str] | None) -> tuple[str, str] | None:
-        if v is None:
-            return v
-        for bound in v:
-            parse_date(bound)
-        if date_span(v[0])[0] > date_span(v[1])[1]:
-            raise ValueError(f"range start {v[0]!r} is after its end {v[1]!r}")
-        return v
-
-    @field_validator("model_month")
-    @classmethod
-    def _month_format(cls, v: str | None) -> str | None:
-        if v is not None:
-            m = _MONTH_RE.match(v)
-            if m is None or not 1 <= int(m[2]) <= 12:
-                raise ValueError(f"expected model_month 'YYYY-MM', got {v!r}")
-        return v
-
-    @field_validator("actor", "target")
-    @classmethod
-    def _party(cls, v: str) -> str:
-        if v not in PARTIES:
-            raise ValueError(f"unknown actor {v!r}; expected one of {', '.join(PARTIES)}")
-        return v
-
-    @field_validator("cameo", mode="before")
-    @classmethod
-    def _cameo_text(cls, v: Any) -> Any:
-        if not isinstance(v, str):
-            raise ValueError(f"cameo must be a quoted code such as \"195\" or \"01\", got {v!r}")
-        return v
-
-    @field_validator("cameo")
-    @classmethod
-    def _cameo_known(cls, v: str) -> str:
-        if v not in event_types():
-            raise ValueError(f"unknown CAMEO code {v!r}; expected a code from event_types.yaml")
-        return v
-
-    @field_validator("action")
-    @classmethod
-    def _action_known(cls, v: str | None) -> str | None:
-        if v is not None and v not in ACTION_INDEX:
-            raise ValueError(f"unknown action {v!r}; expected a name from model.core.spec.ACTIONS")
-        return v
-
-    @field_validator("effects")
-    @classmethod
-    def _effects_known(cls, v: dict[str, Effect] | None) -> dict[str, Effect] | None:
-        for name in v or {}:
-            if name not in STATE_INDEX:
-                raise ValueError(
-                    f"unknown state variable {name!r}; expected one of "
-                    f"{', '.join(STATE_INDEX)}"
-                )
-        return v
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Event:
-        problems: list[tuple[str, str]] = []
-        for role in ("actor", "target"):
-            if getattr(self, role) == OTHER and not getattr(self, f"{role}_name"):
-                problems.append((role, f"{role} is OTHER: give {role}_name (who it is)"))
-        if self.kind == "decision" and self.action is None:
-            problems.append(("action", "a decision needs an action from model.core.spec.ACTIONS"))
-        if self.action is not None:
-            owner = ACTIONS[ACTION_INDEX[self.action]].actor
-            if owner != self.actor:
-                problems.append(
-                    ("action", f"action {self.action} belongs to {owner}, not to {self.actor}")
-                )
-        if self.effects and self.kind != "shock":
-            problems.append(("effects", "only shocks carry effects"))
-        for name, eff in (self.effects or {}).items():
-            var = STATE_VARS[STATE_INDEX[name]]
-            if eff.set is not None and not var.lo <= eff.set <= var.hi:
-                problems.append(
-                    ("effects", f"{name}: set {eff.set} is outside [{var.lo}, {var.hi}]")
-                )
-        first, last = date_span(self.date)
-        if self.date_range is not None:
-            lo, hi = date_span(self.date_range[0])[0], date_span(self.date_range[1])[1]
-            if last < lo or first > hi:
-                problems.append(("range", f"date {self.date} lies outside range {lo}..{hi}"))
-            first, last, where = lo, hi, "range"
-        else:
-            where = "date"
-        if self.model_month is not None and not first <= self.model_month <= last:
-            problems.append(
-                ("model_month", f"model_month {self.model_month} is outside the {where} "
-                                f"{first}..{last}")
-            )
-        if problems:
-            raise _RecordProblemsError(problems)
-        return self
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def goldstein(self) -> float:
-        """Goldstein cooperation-conflict weight of the event's CAMEO code (-10..+10)."""
-        return cameo_goldstein(self.cameo)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def precision(self) -> Precision:
-        """How precisely the date is known: ``year``, ``month`` or ``day``."""
-        return parse_date(self.date)[0]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def month(self) -> str:
-        """The month ("YYYY-MM") at which the model places the event."""
-        if self.model_month is not None:
-            return self.model_month
-        _, year, month, _ = parse_date(self.date)
-        return _month_str(year, month or DEFAULT_MONTH_OF_YEAR)
-
-    @property
-    def event_type(self) -> str:
-        """The CAMEO event type's name, e.g. ``employ aerial weapons``."""
-        return event_types()[self.cameo]["name"]
-
-    @property
-    def location(self) -> str:
-        """``FILE:LINE`` of the record, where it was loaded from a file."""
-        return f"{self._file}:{self._line}"
-
-
-class Source(_Strict):
-    """One source article: a ``.txt`` file in the sources folder and what is known about it."""
-
-    file: str
-    title: str
-    author: str | None = None
-    outlet: str
-    kind: Literal["news agency", "state broadcaster", "party blog", "opinion", "analysis"]
-    perspective: str
-    published: str
-    published_inferred: bool = False
-    published_basis: str | None = None
-    weight: float = Field(default=1.0, gt=0)
-    weight_why: str | None = None
-    note: str | None = None
-
-    @field_validator("file")
-    @classmethod
-    def _bare_name(cls, v: str) -> str:
-        if not v or "/" in v or "\\" in v or v.startswith("."):
-            raise ValueError(f"expected a bare file name in the sources folder, got {v!r}")
-        return v
-
-    @field_validator("published", mode="before")
-    @classmethod
-    def _published_text(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
-
-    @field_validator("published")
-    @classmethod
-    def _published_format(cls, v: str) -> str:
-        _period_bound(v, end=False)
-        return v
-
-    @model_validator(mode="after")
-    def _explained(self) -> Source:
-        problems: list[tuple[str, str]] = []
-        if self.published_inferred and not self.published_basis:
-            problems.append(("published_inferred", "an inferred date needs its published_basis"))
-        if self.weight != 1.0 and not self.weight_why:
-            problems.append(("weight", "a weight other than 1.0 needs its weight_why"))
-        if problems:
-            raise _RecordProblemsError(problems)
-        return self
-
-
-class Account(_Strict):
-    """One article's version of a disputed fact."""
-
-    source: str
-    quote: str = Field(min_length=MIN_QUOTE_CHARS)
-    value: Scalar
-
-
-class Conflict(_Strict):
-    """Accounts that disagree, the value the model uses and why."""
-
-    id: str
-    topic: str
-    accounts: list[Account] = Field(min_length=1)
-    model_uses: Scalar
-    why: str
-
-    @field_validator("id")
-    @classmethod
-    def _snake_case(cls, v: str) -> str:
-        if not _ID_RE.match(v):
-            raise ValueError(f"expected a snake_case id, got {v!r}")
-        return v
-
-
 # --------------------------------------------------------------------------------- YAML input
-class _Located(dict):
-    """A YAML mapping that remembers its line, each key's line and any duplicated keys."""
-
-    line: int = 0
-    key_lines: dict[Any, int]
-    duplicates: list[tuple[Any, int]]
-
-
-class _LineLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that records line numbers (1-based) and notes duplicate keys instead of
-    silently keeping the last value, so that all of them can be reported."""
-
-
-def _construct_located(loader: _LineLoader, node: yaml.MappingNode) -> _Located:
-    loader.flatten_mapping(node)
-    data = _Located()
-    data.line = node.start_mark.line + 1
-    data.key_lines, data.duplicates = {}, []
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        try:
-            seen = key in data
-        except TypeError as exc:  # an unhashable key such as a list
-            raise yaml.constructor.ConstructorError(
-                None, None, f"unhashable mapping key {key!r}", key_node.start_mark
-            ) from exc
-        if seen:
-            data.duplicates.append((key, line))
-            continue
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.key_lines[key] = line
-    return data
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_located)
-
-
-def _line_of(node: Any, loc: tuple[Any, ...]) -> int:
-    """Best line for an error at ``loc`` inside ``node``: the deepest key that exists."""
-    line = getattr(node, "line", 0)
-    for part in loc:
-        if isinstance(node, _Located) and part in node:
-            line = node.key_lines.get(part, line)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            line = getattr(node, "line", line)
-        else:
-            break
-    return line
-
-
-def _all_duplicates(node: Any) -> list[tuple[Any, int]]:
-    found: list[tuple[Any, int]] = []
-    if isinstance(node, _Located):
-        found += node.duplicates
-        for value in node.values():
-            found += _all_duplicates(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += _all_duplicates(item)
-    return found
-
-
 class _Problems:
     """Collects problems as ``FILE:LINE: WHAT 'ID': message``."""
 
@@ -516,15 +88,24 @@ class _Problems:
         where = f"{file}:{line}" if line else f"{file}"
         self.items.append(f"{where}: {what}: {message}" if what else f"{where}: {message}")
 
-    def from_validation(self, file: Path, node: Any, what: str, exc: ValidationError) -> None:
+    def from_validation(self, doc: yamlio.Located, record: tuple, what: str,
+                        exc: ValidationError) -> None:
+        """Every error of a record's validation, at the line of the key it concerns."""
         for err in exc.errors():
-            loc = tuple(err["loc"])
+            loc = (*record, *err["loc"])
             inner = (err.get("ctx") or {}).get("error")
-            if isinstance(inner, _RecordProblemsError):
+            if isinstance(inner, RecordProblemsError):
                 for key, message in inner.items:
-                    self.add(file, _line_of(node, (*loc, key)), what, message)
+                    self.add(doc.file, doc.line((*loc, key)), what, message)
                 continue
-            self.add(file, _line_of(node, loc), what, _describe(err))
+            self.add(doc.file, doc.line(loc), what, _describe(err))
+
+    def duplicates(self, doc: yamlio.Located, record: tuple, what: str) -> None:
+        """Keys given twice anywhere inside the record at path ``record``."""
+        n = len(record)
+        for path, (line, _) in doc.duplicates:
+            if len(path) > n and path[:n] == record:
+                self.add(doc.file, line, what, f"duplicate key '{path[-1]}'")
 
 
 def _describe(err: Any) -> str:
@@ -538,56 +119,62 @@ def _describe(err: Any) -> str:
     return f"{loc}: {message}" if loc else message
 
 
-_UNREADABLE = object()
-
-
-def _read_yaml(path: Path, problems: _Problems) -> Any:
-    """The YAML document in ``path``, or ``_UNREADABLE`` after reporting why it cannot be read."""
+def _read_yaml(path: Path, key: str, problems: _Problems) -> yamlio.Located | None:
+    """The YAML document in ``path`` (repeated keys kept aside, to be reported with their
+    records), or None after reporting why it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(path, 0, "", f"cannot read the file: {exc}")
-        return _UNREADABLE
-    try:
-        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problems.add(path, line, "", f"invalid YAML: {getattr(exc, 'problem', exc)}")
-        return _UNREADABLE
+        return yamlio.load(path, limits=CATALOG_LIMITS, duplicates="keep_first",
+                           expected=f"a mapping with '{key}:'")
+    except yamlio.YamlError as exc:
+        problems.add(path, exc.line, "", f"invalid YAML: {exc.problem}" if exc.line
+                     else exc.problem)
+        return None
 
 
-def _top_list(path: Path, data: Any, key: str, problems: _Problems, *, required: bool) -> list:
+def _top_list(doc: yamlio.Located | None, key: str, problems: _Problems, *,
+              required: bool) -> list:
     """The list under a top-level key, reporting a wrong shape."""
-    if data is _UNREADABLE:  # already reported by _read_yaml
+    if doc is None:  # already reported by _read_yaml
         return []
-    if not isinstance(data, dict):
-        problems.add(path, getattr(data, "line", 1), "", f"expected a mapping with '{key}:'")
+    if not isinstance(doc.data, dict):
+        problems.add(doc.file, doc.line(()), "", f"expected a mapping with '{key}:'")
         return []
-    if key not in data:
+    if key not in doc.data:
         if required:
-            problems.add(path, data.line, "", f"missing top-level key '{key}:'")
+            problems.add(doc.file, doc.line(()), "", f"missing top-level key '{key}:'")
         return []
-    items = data[key]
+    items = doc.data[key]
     if not isinstance(items, list):
-        problems.add(path, data.key_lines.get(key, 0), "", f"'{key}:' must be a list")
+        problems.add(doc.file, doc.line((key,)), "", f"'{key}:' must be a list")
         return []
     return items
 
 
-def _check_top_keys(path: Path, data: Any, allowed: tuple[str, ...], problems: _Problems) -> None:
-    if isinstance(data, _Located):
-        for key in data:
-            if key not in allowed:
-                problems.add(path, data.key_lines[key], "",
-                             f"unknown top-level key {key!r}; expected {', '.join(allowed)}")
-        for key, line in data.duplicates:
-            problems.add(path, line, "", f"duplicate top-level key {key!r}")
+def _check_top_keys(doc: yamlio.Located | None, allowed: tuple[str, ...],
+                    problems: _Problems) -> None:
+    if doc is None or not isinstance(doc.data, dict):
+        return
+    for key in doc.data:
+        if key not in allowed:
+            problems.add(doc.file, doc.line((key,)), "",
+                         f"unknown top-level key {key!r}; expected {', '.join(allowed)}")
+    for path, (line, _) in doc.duplicates:
+        if len(path) == 1:
+            problems.add(doc.file, line, "", f"duplicate top-level key {path[0]!r}")
 
 
 def _record_name(item: Any, key: str, index: int) -> str:
     name = item.get(key) if isinstance(item, dict) else None
     return repr(name) if isinstance(name, str) else f"#{index + 1}"
+
+
+def _read_article(file: Path) -> str:
+    """The text of a source article; ``OSError``, ``UnicodeDecodeError`` or ``ValueError`` (too
+    large) when it cannot be used."""
+    size = file.stat().st_size
+    if size > MAX_ARTICLE_BYTES:
+        raise ValueError(f"it is {size:,} bytes; the limit is {MAX_ARTICLE_BYTES:,}")
+    return file.read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------ catalog
@@ -635,7 +222,7 @@ class Catalog:
                 "magnitude_value": ev.magnitude.value if ev.magnitude else None,
                 "magnitude_unit": ev.magnitude.unit if ev.magnitude else None,
                 "source": ev.source, "outlet": self.sources[ev.source].outlet,
-                "perspective": self.sources[ev.source].perspective, "quote": _squash(ev.quote),
+                "perspective": self.sources[ev.source].perspective, "quote": squash(ev.quote),
             }
             for ev in self.events
         ]
@@ -662,8 +249,8 @@ class Catalog:
             raise ValueError(f"unknown actor {actor!r}; expected one of {', '.join(PARTIES)}")
         if kind is not None and kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-        lo = _period_bound(start, end=False) if start is not None else None
-        hi = _period_bound(end, end=True) if end is not None else None
+        lo = date_span(start, allow=("year", "month"))[0] if start is not None else None
+        hi = date_span(end, allow=("year", "month"))[1] if end is not None else None
         return [
             ev for ev in self.events
             if (actor is None or actor in (ev.actor, ev.target))
@@ -707,146 +294,148 @@ def _default_catalog() -> Catalog:
 
 
 def _load(events_path: Path, sources_path: Path, sources_dir: Path) -> Catalog:
-    problems = _Problems()
-    sources, texts = _load_sources(sources_path, sources_dir, problems)
-    data = _read_yaml(events_path, problems)
-    _check_top_keys(events_path, data, ("events", "conflicts"), problems)
-    events = _load_events(events_path, data, sources, texts, problems)
-    conflicts = _load_conflicts(events_path, data, sources, texts, events, problems)
-    if problems.items:
-        raise CatalogError(problems.items)
+    reader = _Reader()
+    reader.read_sources(sources_path, sources_dir)
+    doc = _read_yaml(events_path, "events", reader.problems)
+    _check_top_keys(doc, ("events", "conflicts"), reader.problems)
+    events = reader.read_events(doc)
+    conflicts = reader.read_conflicts(doc, events)
+    if reader.problems.items:
+        raise CatalogError(reader.problems.items)
     # Month order is what every consumer wants; the stable sort keeps file order within a date.
     events.sort(key=lambda ev: (ev.month, ev.date))
-    return Catalog(events, sources, conflicts, events_path, sources_path, sources_dir)
+    return Catalog(events, reader.sources, conflicts, events_path, sources_path, sources_dir)
 
 
-def _load_sources(
-    path: Path, folder: Path, problems: _Problems
-) -> tuple[dict[str, Source], dict[str, str]]:
-    """Source records by file name, and the text of each file found on disk."""
-    data = _read_yaml(path, problems)
-    _check_top_keys(path, data, ("sources",), problems)
-    sources: dict[str, Source] = {}
-    texts: dict[str, str] = {}
-    for i, item in enumerate(_top_list(path, data, "sources", problems, required=True)):
-        what = f"source {_record_name(item, 'file', i)}"
-        for key, line in _all_duplicates(item):
-            problems.add(path, line, what, f"duplicate key '{key}'")
+class _Reader:
+    """Reads the catalog's files record by record, collecting every problem: the source records
+    and their texts first, then the events and conflicts that quote them."""
+
+    def __init__(self) -> None:
+        self.problems = _Problems()
+        self.sources: dict[str, Source] = {}
+        self.texts: dict[str, str] = {}
+
+    def read_sources(self, path: Path, folder: Path) -> None:
+        """Source records by file name, and the text of each file found on disk."""
+        doc = _read_yaml(path, "sources", self.problems)
+        _check_top_keys(doc, ("sources",), self.problems)
+        for i, item in enumerate(_top_list(doc, "sources", self.problems, required=True)):
+            what, rec = f"source {_record_name(item, 'file', i)}", ("sources", i)
+            self.problems.duplicates(doc, rec, what)
+            try:
+                src = Source.model_validate(item)
+            except ValidationError as exc:
+                self.problems.from_validation(doc, rec, what, exc)
+                continue
+            if src.file in self.sources:
+                self.problems.add(path, doc.line(rec), what, "duplicate record for this file")
+                continue
+            self.sources[src.file] = src
+            self._read_text(folder / src.file, doc, rec, what)
+        if folder.is_dir():
+            for file in sorted(folder.glob("*.txt")):
+                if file.name not in self.sources:
+                    self.problems.add(file, 0, "", f"source file has no record in {path}")
+        elif doc is not None:
+            self.problems.add(folder, 0, "", "sources folder not found")
+
+    def _read_text(self, file: Path, doc: yamlio.Located, rec: tuple, what: str) -> None:
+        line = doc.line((*rec, "file"))
         try:
-            src = Source.model_validate(item)
-        except ValidationError as exc:
-            problems.from_validation(path, item, what, exc)
-            continue
-        if src.file in sources:
-            problems.add(path, item.line, what, "duplicate record for this file")
-            continue
-        sources[src.file] = src
-        file = folder / src.file
-        try:
-            texts[src.file] = file.read_text(encoding="utf-8")
+            self.texts[file.name] = _read_article(file)
         except FileNotFoundError:
-            problems.add(path, _line_of(item, ("file",)), what, f"file missing on disk: {file}")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.add(path, _line_of(item, ("file",)), what, f"cannot read {file}: {exc}")
-    if folder.is_dir():
-        for file in sorted(folder.glob("*.txt")):
-            if file.name not in sources:
-                problems.add(file, 0, "", f"source file has no record in {path}")
-    elif data is not _UNREADABLE:
-        problems.add(folder, 0, "", "sources folder not found")
-    return sources, texts
+            self.problems.add(doc.file, line, what, f"file missing on disk: {file}")
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            self.problems.add(doc.file, line, what, f"cannot read {file}: {exc}")
 
+    def _check_quote(self, doc: yamlio.Located, path: tuple, what: str, source: str,
+                     quote: str) -> None:
+        """The quote at ``path`` is verbatim in its source (the ``source`` key beside it)."""
+        source_line = doc.line((*path[:-1], "source"))
+        if source not in self.sources:
+            self.problems.add(doc.file, source_line, what,
+                              f"source {source!r} has no record in sources.yaml (or an invalid "
+                              f"one)")
+        elif source not in self.texts:
+            self.problems.add(doc.file, source_line, what,
+                              f"source file {source!r} is missing on disk or unreadable")
+        elif not quote_found(quote, self.texts[source]):
+            self.problems.add(doc.file, doc.line(path), what,
+                              f"quote not found verbatim in {source} (whitespace aside): "
+                              f"{quote!r}")
 
-def _check_quote(
-    file: Path, node: Any, loc: tuple, what: str, source: str, quote: str,
-    sources: dict[str, Source], texts: dict[str, str], problems: _Problems,
-) -> None:
-    line = _line_of(node, loc)
-    source_line = _line_of(node, (*loc[:-1], "source"))
-    if source not in sources:
-        problems.add(file, source_line, what,
-                     f"source {source!r} has no record in sources.yaml (or an invalid one)")
-    elif source not in texts:
-        problems.add(file, source_line, what,
-                     f"source file {source!r} is missing on disk or unreadable")
-    elif not quote_found(quote, texts[source]):
-        problems.add(file, line, what,
-                     f"quote not found verbatim in {source} (whitespace aside): {quote!r}")
+    def read_events(self, doc: yamlio.Located | None) -> list[Event]:
+        events: list[Event] = []
+        first_line: dict[str, int] = {}
+        for i, item in enumerate(_top_list(doc, "events", self.problems, required=True)):
+            what, rec = f"event {_record_name(item, 'id', i)}", ("events", i)
+            line = doc.line(rec)
+            if not isinstance(item, dict):
+                self.problems.add(doc.file, line, what, "expected a mapping")
+                continue
+            self.problems.duplicates(doc, rec, what)
+            try:
+                ev = Event.model_validate(item)
+            except ValidationError as exc:
+                self.problems.from_validation(doc, rec, what, exc)
+                ev = None
+            # Duplicate ids and quotes are checked even when other fields are broken.
+            ev_id = item.get("id")
+            if isinstance(ev_id, str):
+                if ev_id in first_line:
+                    self.problems.add(doc.file, line, what,
+                                      f"duplicate id (first used at line {first_line[ev_id]})")
+                else:
+                    first_line[ev_id] = line
+            source, quote = item.get("source"), item.get("quote")
+            if isinstance(source, str) and isinstance(quote, str):
+                self._check_quote(doc, (*rec, "quote"), what, source, quote)
+            if ev is not None:
+                ev._file, ev._line = doc.file, line
+                events.append(ev)
+        return events
 
+    def read_conflicts(self, doc: yamlio.Located | None, events: list[Event]) -> list[Conflict]:
+        conflicts: list[Conflict] = []
+        lines: dict[str, int] = {}
+        for i, item in enumerate(_top_list(doc, "conflicts", self.problems, required=False)):
+            what, rec = f"conflict {_record_name(item, 'id', i)}", ("conflicts", i)
+            if not isinstance(item, dict):
+                self.problems.add(doc.file, doc.line(rec), what, "expected a mapping")
+                continue
+            self.problems.duplicates(doc, rec, what)
+            try:
+                conflict = Conflict.model_validate(item)
+            except ValidationError as exc:
+                self.problems.from_validation(doc, rec, what, exc)
+                continue
+            if conflict.id in lines:
+                self.problems.add(doc.file, doc.line(rec), what,
+                                  f"duplicate id (first used at line {lines[conflict.id]})")
+                continue
+            lines[conflict.id] = doc.line(rec)
+            for j, account in enumerate(conflict.accounts):
+                self._check_quote(doc, (*rec, "accounts", j, "quote"), what, account.source,
+                                  account.quote)
+            conflicts.append(conflict)
+        if doc is not None:
+            self._check_conflicts_used(doc.file, events, conflicts, lines)
+        return conflicts
 
-def _load_events(
-    path: Path, data: Any, sources: dict[str, Source], texts: dict[str, str],
-    problems: _Problems,
-) -> list[Event]:
-    events: list[Event] = []
-    first_line: dict[str, int] = {}
-    for i, item in enumerate(_top_list(path, data, "events", problems, required=True)):
-        what = f"event {_record_name(item, 'id', i)}"
-        if not isinstance(item, dict):
-            problems.add(path, data.key_lines.get("events", 0), what, "expected a mapping")
-            continue
-        for key, line in _all_duplicates(item):
-            problems.add(path, line, what, f"duplicate key '{key}'")
-        try:
-            ev = Event.model_validate(item)
-        except ValidationError as exc:
-            problems.from_validation(path, item, what, exc)
-            ev = None
-        # Duplicate ids and quotes are checked even when other fields are broken.
-        ev_id = item.get("id")
-        if isinstance(ev_id, str):
-            if ev_id in first_line:
-                problems.add(path, item.line, what,
-                             f"duplicate id (first used at line {first_line[ev_id]})")
-            else:
-                first_line[ev_id] = item.line
-        source, quote = item.get("source"), item.get("quote")
-        if isinstance(source, str) and isinstance(quote, str):
-            _check_quote(path, item, ("quote",), what, source, quote, sources, texts, problems)
-        if ev is not None:
-            ev._file, ev._line = str(path), item.line
-            events.append(ev)
-    return events
-
-
-def _load_conflicts(
-    path: Path, data: Any, sources: dict[str, Source], texts: dict[str, str],
-    events: list[Event], problems: _Problems,
-) -> list[Conflict]:
-    conflicts: list[Conflict] = []
-    lines: dict[str, int] = {}
-    for i, item in enumerate(_top_list(path, data, "conflicts", problems, required=False)):
-        what = f"conflict {_record_name(item, 'id', i)}"
-        if not isinstance(item, dict):
-            problems.add(path, data.key_lines.get("conflicts", 0), what, "expected a mapping")
-            continue
-        for key, line in _all_duplicates(item):
-            problems.add(path, line, what, f"duplicate key '{key}'")
-        try:
-            conflict = Conflict.model_validate(item)
-        except ValidationError as exc:
-            problems.from_validation(path, item, what, exc)
-            continue
-        if conflict.id in lines:
-            problems.add(path, item.line, what,
-                         f"duplicate id (first used at line {lines[conflict.id]})")
-            continue
-        lines[conflict.id] = item.line
-        for j, account in enumerate(conflict.accounts):
-            _check_quote(path, item, ("accounts", j, "quote"), what, account.source,
-                         account.quote, sources, texts, problems)
-        conflicts.append(conflict)
-    used = {ev.conflict for ev in events if ev.conflict is not None}
-    for ev in events:
-        if ev.conflict is not None and ev.conflict not in lines:
-            problems.add(path, ev._line, f"event {ev.id!r}",
-                         f"conflict {ev.conflict!r} has no record under 'conflicts:'")
-    for conflict in conflicts:
-        if conflict.id not in used:
-            problems.add(path, lines[conflict.id], f"conflict {conflict.id!r}",
-                         "no event refers to this conflict (set `conflict:` on the event the "
-                         "model uses)")
-    return conflicts
+    def _check_conflicts_used(self, file: str, events: list[Event], conflicts: list[Conflict],
+                              lines: dict[str, int]) -> None:
+        """Each event's conflict has a record, and each record is used by an event."""
+        used = {ev.conflict for ev in events if ev.conflict is not None}
+        for ev in events:
+            if ev.conflict is not None and ev.conflict not in lines:
+                self.problems.add(file, ev._line, f"event {ev.id!r}",
+                                  f"conflict {ev.conflict!r} has no record under 'conflicts:'")
+        for conflict in conflicts:
+            if conflict.id not in used:
+                self.problems.add(file, lines[conflict.id], f"conflict {conflict.id!r}",
+                                  "no event refers to this conflict (set `conflict:` on the "
+                                  "event the model uses)")
 
 
 # ------------------------------------------------------------------------------------ listing
@@ -866,5 +455,5 @@ def format_events(events: Iterable[Event]) -> str:
             f"{ev.month}  {who:<28}  {ev.event_type} ({ev.cameo}, {ev.goldstein:+.1f}){size}"
             f"  {kind}  {ev.id}"
         )
-        lines.append(f"         \"{_squash(ev.quote)}\" ({ev.source})")
+        lines.append(f"         \"{squash(ev.quote)}\" ({ev.source})")
     return "\n".join(lines)

@@ -1,5 +1,9 @@
 """A scenario compiled into the kernel's arrays: events sorted by month, their effects,
-forced and forbidden actions, held values, trigger conditions, and the parent of a branch."""
+forced and forbidden actions, held values, trigger conditions, and the parent of a branch.
+
+The arrays are the kernel's bundles (``model.core.bundles``), coded with the layouts of
+``model.core.layout``; ``Compiled.inputs(m0, m1)`` gives them for a span of months.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from model.core import spec
+from model.core import layout, spec
+from model.core.bundles import Effects, Events, Inputs, Plan, Triggers
 from model.inputs.scenario import (
-    HOLD_INDEX,
     MAX_MONTHS,
     EventSpec,
     Scenario,
@@ -27,33 +31,30 @@ class Compiled:
 
     scenario: Scenario
     months: int
-    ev_ids: tuple[str, ...]
-    ev_action: np.ndarray
-    ev_actor: np.ndarray
-    ev_target: np.ndarray
-    ev_goldstein: np.ndarray
-    ev_material: np.ndarray
-    ev_severity: np.ndarray
-    month_ptr: np.ndarray
-    eff_event: np.ndarray
-    eff_var: np.ndarray
-    eff_mode: np.ndarray
-    eff_value: np.ndarray
-    forced: np.ndarray        # months x actors: action index forced, -1 free
-    forbid: np.ndarray        # months x actions: True = ruled out
-    hold: np.ndarray          # months x (N_STATE + aid flows): value held, NaN free
-    cond: np.ndarray          # conditions x 5: trigger, kind, a, b, op (int64)
-    cond_value: np.ndarray    # conditions: threshold
-    trig: np.ndarray          # triggers x 5: event, once, first month, last month, 0 (int64)
-    trig_ids: tuple[str, ...]
+    events: Events            # scheduled events sorted by month, then the triggers' acts
+    effects: Effects
+    plan: Plan                # forced, forbidden and held, month by month
+    triggers: Triggers        # trigger windows in months of the whole scenario
+    ev_ids: tuple[str, ...]   # ids of the scheduled events
     ev_month: np.ndarray      # month index of each scheduled event
+    trig_ids: tuple[str, ...]
     #: A branch runs ``parent`` for months [0, branch) and this scenario from ``branch`` on.
     parent: Compiled | None = None
     branch: int = 0
 
     @property
     def max_events_per_month(self) -> int:
-        return int(np.diff(self.month_ptr).max(initial=0))
+        return int(np.diff(self.events.month_ptr).max(initial=0))
+
+    def inputs(self, m0: int = 0, m1: int | None = None) -> Inputs:
+        """The kernel's ``Inputs`` for months [m0, m1) (default: all), renumbered from 0."""
+        m1 = self.months if m1 is None else m1
+        ev, pl, tr = self.events, self.plan, self.triggers
+        return Inputs(
+            events=ev._replace(month_ptr=ev.month_ptr[m0:m1 + 1]),
+            effects=self.effects,
+            plan=Plan(pl.forced[m0:m1], pl.forbid[m0:m1], pl.hold[m0:m1]),
+            triggers=tr._replace(first=tr.first - m0, last=tr.last - m0))
 
     @property
     def n_scheduled(self) -> int:
@@ -76,6 +77,7 @@ def _events_arrays(evs: list[EventSpec], start: str, n: int,
     rows += [(n, -1, e) for e in extra]
     ids, act, actor, target, gold, mat, sev, months_of = [], [], [], [], [], [], [], []
     effs: list[tuple[int, int, int, float]] = []
+    set_, add = layout.EFF_SET, layout.EFF_ADD
     for k, (m, _i, e) in enumerate(rows):
         ids.append(e.id)
         months_of.append(m)
@@ -89,24 +91,21 @@ def _events_arrays(evs: list[EventSpec], start: str, n: int,
         mat.append(et["quad"] in (2, 4))
         sev.append(float(e.severity))
         for var, eff in e.effects.items():
-            mode, val = (0, eff.set) if eff.set is not None else (1, eff.add)
+            mode, val = (set_, eff.set) if eff.set is not None else (add, eff.add)
             effs.append((k, spec.STATE_INDEX[var], mode, float(val)))
     ptr = np.searchsorted(np.asarray(months_of[:n_sched], dtype=np.int64), np.arange(n + 1),
                           side="left")
+    eff_cols = list(zip(*effs, strict=True)) or [(), (), (), ()]
     return {
         "ev_ids": tuple(ids[:n_sched]),
         "ev_month": np.asarray(months_of[:n_sched], dtype=np.int64),
-        "ev_action": np.asarray(act, dtype=np.int64),
-        "ev_actor": np.asarray(actor, dtype=np.int64),
-        "ev_target": np.asarray(target, dtype=np.int64),
-        "ev_goldstein": np.asarray(gold, dtype=np.float64),
-        "ev_material": np.asarray(mat, dtype=bool),
-        "ev_severity": np.asarray(sev, dtype=np.float64),
-        "month_ptr": ptr.astype(np.int64),
-        "eff_event": np.asarray([e[0] for e in effs], dtype=np.int64),
-        "eff_var": np.asarray([e[1] for e in effs], dtype=np.int64),
-        "eff_mode": np.asarray([e[2] for e in effs], dtype=np.int64),
-        "eff_value": np.asarray([e[3] for e in effs], dtype=np.float64),
+        "events": Events(
+            action=np.asarray(act, dtype=np.int64), actor=np.asarray(actor, dtype=np.int64),
+            target=np.asarray(target, dtype=np.int64),
+            goldstein=np.asarray(gold, dtype=np.float64), material=np.asarray(mat, dtype=bool),
+            severity=np.asarray(sev, dtype=np.float64), month_ptr=ptr.astype(np.int64)),
+        "effects": Effects(*(np.asarray(c, dtype=t) for c, t in zip(
+            eff_cols, (np.int64, np.int64, np.int64, np.float64), strict=True))),
     }
 
 
@@ -116,24 +115,11 @@ def _span(sc: Scenario, start: str | None, to: str | None, n: int) -> range:
     return range(lo, hi + 1)
 
 
-def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
-    """Flatten a scenario into the kernel's arrays (events sorted by month, stable)."""
-    n = sc.months if months is None else int(months)
-    if not 1 <= n <= MAX_MONTHS:
-        raise ScenarioError(f"months must be between 1 and {MAX_MONTHS}, got {n}")
-    scheduled = sc.all_events(n)
-    trig_acts = []
-    for tr in sc.triggers:
-        a = spec.ACTIONS[spec.ACTION_INDEX[tr.then.action]] if tr.then.action else None
-        trig_acts.append(EventSpec(id=f"trigger {tr.id}", date=sc.start,
-                                   actor=a.actor if a else "OTHER", target=a.target if a else None,
-                                   action=tr.then.action, severity=tr.then.severity,
-                                   effects=tr.then.effects))
-    arrays = _events_arrays(scheduled, sc.start, n, trig_acts)
-    n_sched = len(arrays["ev_ids"])
+def _plan(sc: Scenario, n: int) -> Plan:
+    """Forced, forbidden and held, month by month, from the scenario's interventions."""
     forced = np.full((n, spec.N_ACTORS), -1, dtype=np.int64)
     forbid = np.zeros((n, spec.N_ACTIONS), dtype=bool)
-    hold = np.full((n, len(HOLD_INDEX)), np.nan)
+    hold = np.full((n, layout.NHOLD), np.nan)
     for iv in sc.interventions:
         span = _span(sc, iv.start, iv.to, n)
         if iv.force:
@@ -142,14 +128,40 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
         for name in iv.forbid:
             forbid[span.start:span.stop, spec.ACTION_INDEX[name]] = True
         for key, val in iv.hold.items():
-            hold[span.start:span.stop, HOLD_INDEX[key]] = val
+            hold[span.start:span.stop, layout.HOLD_INDEX[key]] = val
+    return Plan(forced=forced, forbid=forbid, hold=hold)
+
+
+def _triggers(sc: Scenario, n: int, n_sched: int) -> Triggers:
+    """The scenario's triggers (trigger t acts as event ``n_sched + t``) and their conditions."""
     cond, cond_value, trig = [], [], []
     for t, tr in enumerate(sc.triggers):
         for kind, a, b, op, val in parse_condition(tr.when):
             cond.append((t, kind, a, b, op))
             cond_value.append(val)
         span = _span(sc, tr.start, tr.to, n)
-        trig.append((n_sched + t, int(tr.once), span.start, span.stop - 1, 0))
+        trig.append((n_sched + t, tr.once, span.start, span.stop - 1))
+    tc = np.asarray(trig, dtype=np.int64).reshape(-1, 4).T
+    cc = np.asarray(cond, dtype=np.int64).reshape(-1, 5).T
+    return Triggers(event=tc[0].copy(), once=tc[1].astype(bool), first=tc[2].copy(),
+                    last=tc[3].copy(), cond_trigger=cc[0].copy(), cond_kind=cc[1].copy(),
+                    cond_a=cc[2].copy(), cond_b=cc[3].copy(), cond_op=cc[4].copy(),
+                    cond_value=np.asarray(cond_value, dtype=np.float64))
+
+
+def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
+    """Flatten a scenario into the kernel's arrays (events sorted by month, stable)."""
+    n = sc.months if months is None else int(months)
+    if not 1 <= n <= MAX_MONTHS:
+        raise ScenarioError(f"months must be between 1 and {MAX_MONTHS}, got {n}")
+    trig_acts = []
+    for tr in sc.triggers:
+        a = spec.ACTIONS[spec.ACTION_INDEX[tr.then.action]] if tr.then.action else None
+        trig_acts.append(EventSpec(id=f"trigger {tr.id}", date=sc.start,
+                                   actor=a.actor if a else "OTHER", target=a.target if a else None,
+                                   action=tr.then.action, severity=tr.then.severity,
+                                   effects=tr.then.effects))
+    arrays = _events_arrays(sc.all_events(n), sc.start, n, trig_acts)
     parent, branch = None, 0
     if sc.branch is not None and sc.parent is not None:
         branch = month_index(sc.start, sc.branch)
@@ -157,11 +169,6 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
             parent = compile_scenario(sc.parent, n)
         else:
             branch = 0
-    return Compiled(
-        scenario=sc, months=n, **arrays, forced=forced, forbid=forbid, hold=hold,
-        parent=parent, branch=branch,
-        cond=np.asarray(cond, dtype=np.int64).reshape(-1, 5),
-        cond_value=np.asarray(cond_value, dtype=np.float64),
-        trig=np.asarray(trig, dtype=np.int64).reshape(-1, 5),
-        trig_ids=tuple(tr.id for tr in sc.triggers),
-    )
+    return Compiled(scenario=sc, months=n, **arrays, plan=_plan(sc, n),
+                    triggers=_triggers(sc, n, len(arrays["ev_ids"])),
+                    trig_ids=tuple(tr.id for tr in sc.triggers), parent=parent, branch=branch)

@@ -7,7 +7,6 @@ the flat arrays the kernel reads.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from pathlib import Path
@@ -24,12 +23,12 @@ from pydantic import (
     field_validator,
 )
 
+from model.core import layout, spec
 from model.core import params as P
-from model.core import spec
-from model.io import yamlio
+from model.io import access, dates, yamlio
+from model.io.dates import month_index, month_label, parse_month  # (callers import them here too)
 from model.io.errors import ModelInputError
 
-MONTH_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 MAX_MONTHS = 1200
 #: Years a scenario window may start in (month arithmetic stays within 4-digit years).
 MIN_YEAR, MAX_YEAR = 1900, 2200
@@ -40,40 +39,12 @@ Num = Annotated[float, Strict()]
 Int = Annotated[int, Strict()]
 
 
-def _date_text(v: Any) -> Any:
-    """YAML reads an unquoted 2011-11-26 as a date: take it back as text."""
-    return v.isoformat() if isinstance(v, dt.date) else v
-
-
-DateStr = Annotated[str, BeforeValidator(_date_text)]
+#: A date as text; YAML's unquoted 2011-11-26 (a ``datetime.date``) is taken back as text.
+DateStr = Annotated[str, BeforeValidator(dates.as_text)]
 
 
 class ScenarioError(ModelInputError):
     """A scenario that cannot be run; the message lists every problem with its location."""
-
-
-def parse_month(text: str) -> tuple[int, int]:
-    """``"2011-11"`` or ``"2011-11-26"`` -> (2011, 11); raises ValueError otherwise."""
-    m = MONTH_RE.match(str(text))
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"expected a date as YYYY-MM or YYYY-MM-DD, got {text!r}")
-    if m.group(3) and not 1 <= int(m.group(3)) <= 31:
-        raise ValueError(f"day out of range in {text!r}")
-    return int(m.group(1)), int(m.group(2))
-
-
-def month_index(start: str, date: str) -> int:
-    """Months from ``start`` to ``date`` (both 'YYYY-MM[-DD]')."""
-    y0, m0 = parse_month(start)
-    y1, m1 = parse_month(date)
-    return (y1 - y0) * 12 + (m1 - m0)
-
-
-def month_label(start: str, offset: int) -> str:
-    """'YYYY-MM' of the month ``offset`` months after ``start``."""
-    y0, m0 = parse_month(start)
-    k = y0 * 12 + (m0 - 1) + offset
-    return f"{k // 12:04d}-{k % 12 + 1:02d}"
 
 
 def _check_state_value(name: str, val: float, what: str = "state") -> None:
@@ -371,12 +342,14 @@ class Intervention(BaseModel):
 _COND_RE = re.compile(
     r"^\s*(?:(trust)\[\s*([A-Z_]+)\s*->\s*([A-Z_]+)\s*\]|(aid)\[\s*US\s*->\s*([A-Z_]+)\s*\]|"
     r"([a-z_]+))\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
-COND_OPS = ("<", "<=", ">", ">=")
+COND_OPS = spec.CONDITION_OPS
 
 
 def parse_condition(text: str) -> list[tuple[int, int, int, int, float]]:
     """Parse ``"trust[PAK_MIL->US] < 0.2 and public_hostility > 0.6"`` into terms
-    (kind, a, b, op, value): kind 0 trust[a->b], 1 aid flow a, 2 state variable a.
+    (kind, a, b, op, value) coded as the kernel reads them (``model.core.layout``): kind
+    ``COND_TRUST`` trust[a->b], ``COND_AID`` aid flow a, ``COND_STATE`` state variable a; op
+    the index of the comparison in ``spec.CONDITION_OPS``.
 
     A small grammar read with a regular expression — no ``eval`` of user text.
     """
@@ -394,18 +367,18 @@ def parse_condition(text: str) -> list[tuple[int, int, int, int, float]]:
             for x in (a, b):
                 if x not in spec.ACTOR_INDEX:
                     raise ValueError(f"unknown actor {x!r} in {part!r}{P.suggest(x, spec.ACTORS)}")
-            terms.append((0, spec.ACTOR_INDEX[a], spec.ACTOR_INDEX[b], op, value))
+            terms.append((layout.COND_TRUST, spec.ACTOR_INDEX[a], spec.ACTOR_INDEX[b], op, value))
         elif m.group(4):
             key = f"US->{m.group(5)}"
             if key not in AID_KEYS:
                 raise ValueError(f"unknown aid flow {key!r} in {part!r}; expected {AID_KEYS}")
-            terms.append((1, AID_KEYS.index(key), 0, op, value))
+            terms.append((layout.COND_AID, AID_KEYS.index(key), 0, op, value))
         else:
             name = m.group(6)
             if name not in spec.STATE_INDEX:
                 raise ValueError(f"unknown state variable {name!r} in {part!r}"
                                  f"{P.suggest(name, spec.STATE_INDEX)}")
-            terms.append((2, spec.STATE_INDEX[name], 0, op, value))
+            terms.append((layout.COND_STATE, spec.STATE_INDEX[name], 0, op, value))
     return terms
 
 
@@ -542,26 +515,39 @@ class Scenario(BaseModel):
 
     def check(self) -> None:
         """Cross-field checks on the resolved scenario; raises ScenarioError (all problems)."""
-        problems = []
-        end = self.end
-
-        def where(key: tuple) -> str:
-            return self._where.get(key, "")
+        problems: list[str] = []
 
         def bad(key: tuple, msg: str) -> None:
-            loc = where(key)
+            loc = self._where.get(key, "")
             problems.append(f"{loc}: {msg}" if loc else msg)
 
-        cat_ids = ({e.id for e in self.catalog.events(self.start, MAX_MONTHS)}
-                   if self.catalog else set())
-        seen = set(cat_ids)
+        seen = self._check_events(bad)
+        self._check_edits(seen, bad)
+        self._check_windows(bad)
+        if self.branch is not None:
+            self._check_branch(self.branch, bad)
+        if problems:
+            raise ScenarioError("\n".join(problems))
+
+    def _outside(self, date: str | None) -> bool:
+        return date is not None and not 0 <= month_index(self.start, date) < self.months
+
+    def _check_events(self, bad) -> set[str]:
+        """Event ids are unique (catalog ones included) and dated inside the window; returns
+        the ids."""
+        seen = ({e.id for e in self.catalog.events(self.start, MAX_MONTHS)}
+                if self.catalog else set())
         for i, e in enumerate(self.events):
             if e.id in seen:
                 bad(("events", i), f"duplicate event id {e.id!r}")
             seen.add(e.id)
-            if not 0 <= month_index(self.start, e.date) < self.months:
+            if self._outside(e.date):
                 bad(("events", i), f"event {e.id!r} dated {e.date} is outside the scenario "
-                                   f"window {self.start} .. {end}")
+                                   f"window {self.start} .. {self.end}")
+        return seen
+
+    def _check_edits(self, seen: set[str], bad) -> None:
+        """Every edit names an event the scenario has."""
         for i, ed in enumerate(self.edits):
             if ed.target not in seen:
                 from model.inputs.catalog import load_catalog
@@ -571,53 +557,49 @@ class Scenario(BaseModel):
                 if ed.target in known:
                     hint = " (it is in the catalog but this scenario does not use the catalog)"
                 bad(("edits", i), f"edit of unknown event {ed.target!r}{hint}")
-        for i, iv in enumerate(self.interventions):
-            for key, date in (("from", iv.start), ("to", iv.to)):
-                if date is not None and not 0 <= month_index(self.start, date) < self.months:
-                    bad(("interventions", i, key), f"{key} {date} is outside the scenario "
-                                                   f"window {self.start} .. {end}")
-        for i, tr in enumerate(self.triggers):
-            for key, date in (("from", tr.start), ("to", tr.to)):
-                if date is not None and not 0 <= month_index(self.start, date) < self.months:
-                    bad(("triggers", i, key), f"{key} {date} is outside the scenario "
-                                              f"window {self.start} .. {end}")
-        if self.branch is not None:
-            if self._parent is None:
-                bad(("branch",), "'branch' needs 'extends' (the scenario to branch from)")
-            elif not 0 < month_index(self.start, self.branch) < self.months:
-                bad(("branch",), f"branch month {self.branch} must lie inside the window "
-                                 f"{self.start} .. {end}")
-            elif (self._parent.start, self._parent.months) != (self.start, self.months) and (
-                    "start" in self.model_fields_set or "months" in self.model_fields_set):
-                bad(("branch",), "a branch keeps its parent's 'start' and 'months'")
-        if self.branch is not None and self._parent is not None:
-            own = {id(x) for x in self.events}
-            b = self.branch
-            for i, e in enumerate(self.events):
-                if id(e) in own and e not in self._parent.events and e.date[:7] < b:
-                    bad(("events", i), f"event {e.id!r} ({e.date}) is before the branch month "
-                                       f"{b}: it would have no effect")
-            n_parent = len(self._parent.interventions)
-            for i, iv in enumerate(self.interventions[n_parent:], start=n_parent):
-                if iv.start[:7] < b:
-                    bad(("interventions", i, "from"),
-                        f"intervention starts {iv.start}, before the branch month {b}: "
-                        f"start it at {b} or later")
-            n_parent = len(self._parent.edits)
-            for i, ed in enumerate(self.edits[n_parent:], start=n_parent):
-                e = next((x for x in self.all_events(MAX_MONTHS) if x.id == ed.target), None)
-                date = e.date[:7] if e is not None else None
-                if date is not None and date < b:
-                    bad(("edits", i), f"edit of {ed.target!r} ({date}), before the branch month "
-                                      f"{b}: it would have no effect")
-        if problems:
-            raise ScenarioError("\n".join(problems))
+
+    def _check_windows(self, bad) -> None:
+        """Interventions and triggers start and end inside the window."""
+        for kind in ("interventions", "triggers"):
+            for i, item in enumerate(getattr(self, kind)):
+                for key, date in (("from", item.start), ("to", item.to)):
+                    if self._outside(date):
+                        bad((kind, i, key), f"{key} {date} is outside the scenario window "
+                                            f"{self.start} .. {self.end}")
+
+    def _check_branch(self, b: str, bad) -> None:
+        """A branch extends a parent, keeps its window, and adds nothing before its month."""
+        if self._parent is None:
+            bad(("branch",), "'branch' needs 'extends' (the scenario to branch from)")
+            return
+        if not 0 < month_index(self.start, b) < self.months:
+            bad(("branch",), f"branch month {b} must lie inside the window "
+                             f"{self.start} .. {self.end}")
+        elif (self._parent.start, self._parent.months) != (self.start, self.months) and (
+                "start" in self.model_fields_set or "months" in self.model_fields_set):
+            bad(("branch",), "a branch keeps its parent's 'start' and 'months'")
+        for i, e in enumerate(self.events):
+            if e not in self._parent.events and e.date[:7] < b:
+                bad(("events", i), f"event {e.id!r} ({e.date}) is before the branch month "
+                                   f"{b}: it would have no effect")
+        n_parent = len(self._parent.interventions)
+        for i, iv in enumerate(self.interventions[n_parent:], start=n_parent):
+            if iv.start[:7] < b:
+                bad(("interventions", i, "from"),
+                    f"intervention starts {iv.start}, before the branch month {b}: "
+                    f"start it at {b} or later")
+        n_parent = len(self._parent.edits)
+        for i, ed in enumerate(self.edits[n_parent:], start=n_parent):
+            e = next((x for x in self.all_events(MAX_MONTHS) if x.id == ed.target), None)
+            date = e.date[:7] if e is not None else None
+            if date is not None and date < b:
+                bad(("edits", i), f"edit of {ed.target!r} ({date}), before the branch month "
+                                  f"{b}: it would have no effect")
 
 
 AID_KEYS = [f"{a}->{b}" for a, b in spec.AID_FLOWS]
 #: What an intervention may hold: state variables, then the aid flows (after them, in order).
-HOLD_INDEX = {**{v.name: i for i, v in enumerate(spec.STATE_VARS)},
-              **{k: spec.N_STATE + i for i, k in enumerate(AID_KEYS)}}
+HOLD_INDEX = layout.HOLD_INDEX
 
 
 def _output_key(text: str) -> tuple[str, str, str]:
@@ -688,8 +670,6 @@ def _validate(data: Any, doc: yamlio.Located) -> Scenario:
     except ValidationError as exc:
         raise ScenarioError(_format_errors(exc, doc)) from None
     sc._where = {k: doc.where(k) for k in doc.locs}
-    for key in list(sc._where):
-        sc._where[key] = doc.where(key)
     return sc
 
 
@@ -737,65 +717,47 @@ def from_mapping(data: Any, doc: yamlio.Located | None = None,
     """Validate a parsed mapping into a Scenario (resolving ``extends``), with located messages.
 
     ``extends`` names a scenario file relative to ``base_dir`` (the file's folder), or to
-    ``scenarios/``.
+    ``scenarios/``; it may not lead outside ``scenarios/`` or ``base_dir``
+    (``model.io.access.scenario_roots``).
     """
     doc = doc or yamlio.Located(data=data, file="<scenario>")
-    sc = _validate(data, doc)
-    if sc.extends:
-        parent_path = _find(sc.extends, base_dir)
-        if parent_path is None:
-            raise ScenarioError(f"{doc.where(('extends',))}: extends: no scenario file "
-                                f"{sc.extends!r} (looked beside the file and in scenarios/)")
-        key = str(parent_path.resolve())
-        if key in _seen:
-            raise ScenarioError(f"{doc.where(('extends',))}: extends: cycle through "
-                                f"{parent_path}")
-        parent = _load(parent_path, (*_seen, key), check=False)
-        sc = _merge(parent, sc)
+    roots = access.scenario_roots(folder=base_dir)
+    sc = _extend(_validate(data, doc), doc, base_dir, _seen, roots)
     sc.check()
     return sc
 
 
-def _find(name: str, base_dir: Path | None) -> Path | None:
-    from model.io.paths import SCENARIOS
+def _extend(sc: Scenario, doc: yamlio.Located, base_dir: Path | None, seen: tuple,
+            roots: dict[str, Path]) -> Scenario:
+    """``sc`` merged onto the scenario it ``extends`` (read and resolved unchecked), if any."""
+    if not sc.extends:
+        return sc
+    try:
+        parent_path = access.find_extends(sc.extends, base_dir, roots, len(seen))
+    except access.AccessError as exc:
+        raise ScenarioError(f"{doc.where(('extends',))}: extends: {exc.problem}") from None
+    if parent_path is None:
+        raise ScenarioError(f"{doc.where(('extends',))}: extends: no scenario file "
+                            f"{sc.extends!r} (looked beside the file and in scenarios/)")
+    key = str(parent_path.resolve())
+    if key in seen:
+        raise ScenarioError(f"{doc.where(('extends',))}: extends: cycle through {parent_path}")
+    return _merge(_load(parent_path, (*seen, key), roots, check=False), sc)
 
-    for folder in (base_dir, SCENARIOS):
-        if folder is None:
-            continue
-        path = folder / name
-        try:
-            # The scenarios/ fallback (the only lookup for uploads) may not leave scenarios/.
-            if folder is SCENARIOS and not path.resolve().is_relative_to(SCENARIOS.resolve()):
-                continue
-            if path.is_file():
-                return path
-        except (OSError, ValueError):  # a name too long for the file system, ...
-            continue
-    return None
 
-
-def _load(path: Path, seen: tuple, check: bool = True) -> Scenario:
+def _load(path: Path, seen: tuple, roots: dict[str, Path], check: bool = True) -> Scenario:
     doc = yamlio.load(path)
-    sc = _validate(doc.data, doc)
-    if sc.extends:
-        parent_path = _find(sc.extends, Path(path).parent)
-        if parent_path is None:
-            raise ScenarioError(f"{doc.where(('extends',))}: extends: no scenario file "
-                                f"{sc.extends!r} (looked beside the file and in scenarios/)")
-        key = str(parent_path.resolve())
-        if key in seen:
-            raise ScenarioError(f"{doc.where(('extends',))}: extends: cycle through "
-                                f"{parent_path}")
-        sc = _merge(_load(parent_path, (*seen, key), check=False), sc)
+    sc = _extend(_validate(doc.data, doc), doc, Path(path).parent, seen, roots)
     if check:
         sc.check()
     return sc
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, resolve (``extends``) and validate a scenario file."""
+    """Read, resolve (``extends``, confined to ``scenarios/`` and the file's own folder) and
+    validate a scenario file."""
     p = Path(path)
-    return _load(p, (str(p.resolve()),))
+    return _load(p, (str(p.resolve()),), access.scenario_roots(p))
 
 
 def loads_scenario(text: str, file: str = "<upload>") -> Scenario:

@@ -1,0 +1,339 @@
+"""The calibration's run loop: history matching in waves, then ABC rejection.
+
+1. **History matching** (Vernon, Goldstein & Bower 2010; Andrianakis et al. 2015). Wave 0 is a
+   scrambled Sobol design (``scipy.stats.qmc.Sobol``) of the prior box (uniform over the table's
+   bounds). Every point is run ``replicates`` times (run ids ``point * R + r``), each target's
+   implausibility I_j = |E f_j - z_j| / sqrt(var_model + sigma_disc^2 + sigma_obs^2) is computed
+   and a point is *not ruled out yet* (NROY) when its ``order``-th largest I_j is below the
+   cut-off 3. The population after a wave is every NROY point evaluated so far; when fewer than
+   ``min_keep`` x wave size points are NROY, it is that many points of smallest ABC distance
+   instead (an ABC-SMC generation with a quantile tolerance). Each later wave samples the
+   population's region: members perturbed by quasi-random normal draws
+   (``scipy.stats.qmc.MultivariateNormalQMC``) with ``kernel_scale`` times their covariance,
+   reflected into the prior box. The NROY count of every wave is reported.
+2. **ABC rejection** (Pritchard et al. 1999; Beaumont et al. 2002). The ``candidates`` NROY points
+   of smallest ABC distance are re-run with ``final_replicates`` fresh replicates (run ids from
+   ``FINAL_BASE``), which removes the selection bias of the noisy wave estimates, and the
+   ``posterior`` smallest distances are accepted. Weights: the Epanechnikov kernel of the
+   distance times the prior-to-proposal density ratio of the waves (self-normalised importance
+   sampling), truncated at mean * sqrt(n) (Ionides 2008).
+
+Long work done right: every chunk of runs writes one part of the working folder
+(``model.calibration.store``); a rerun with ``resume`` computes only the missing parts, so an
+interrupted calibration loses at most the chunk in flight, and the result equals that of an
+uninterrupted run. The same seed gives the same posterior: designs derive from
+``SeedSequence(seed, spawn_key=(wave, ...))`` and each run from ``SeedSequence(seed,
+spawn_key=(run,))`` (``model.engine.runner``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.calibration import targets as TG
+from model.calibration.designs import abc_weights, perturbed_design, sobol_design, start_design
+from model.calibration.problem import Problem, fingerprint, history_problem
+from model.calibration.settings import Settings, load_start
+from model.calibration.store import Store
+from model.engine import runner as engine
+from model.io.store import chunk_bounds
+
+FINAL_BASE = 1 << 40                 # run ids of the re-runs: far from any wave's run ids
+FINAL_WAVE = 99                      # wave number of the re-run stage in part names
+
+
+class InterruptedForTestError(Exception):
+    """Raised by the test hook ``stop_after`` to simulate an interruption between chunks."""
+
+
+def evaluate_points(prob: Problem, x: np.ndarray, seed: int, run_base: int, replicates: int,
+                    common: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Run every point ``replicates`` times (run ids ``run_base + i * R + r``; with ``common``,
+    ``run_base + r`` for every point: common random numbers) and return the per-point means and
+    variances of the targets."""
+    rows = prob.rows(x)
+    prm = [row for row in rows for _ in range(replicates)]
+    if common:
+        ids = run_base + np.tile(np.arange(replicates, dtype=np.int64), len(rows))
+    else:
+        ids = run_base + np.arange(len(prm), dtype=np.int64)
+    res = engine.run_block(prob.scenario, seed, ids, prm, months=prob.months)
+    f = TG.evaluate(res, prob.targets)
+    return TG.point_summary(f, replicates)
+
+
+@dataclass
+class Calibration:
+    """The outcome of a calibration: every evaluated point and the accepted posterior."""
+
+    problem: Problem
+    settings: Settings
+    u: np.ndarray                   # all wave points, unit coordinates (N x d)
+    wave: np.ndarray                # wave of each point
+    mean: np.ndarray                # N x J target means
+    var: np.ndarray                 # N x J
+    imp: np.ndarray                 # N x J implausibilities
+    orders: list[int]               # order used at each wave
+    nroy: list[int]                 # points kept at each wave (cumulative pool)
+    nroy_at_cutoff: list[int]       # points of the wave NROY at the nominal order
+    cand: np.ndarray                # indices (into u) of the re-run candidates
+    cand_mean: np.ndarray
+    cand_var: np.ndarray
+    cand_dist: np.ndarray
+    accepted: np.ndarray            # indices into cand, best first
+    weights: np.ndarray             # of the accepted, summing to 1
+    ess: float
+    seconds: float
+    runs_done: int
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.problem.names
+
+    def posterior_frame(self) -> pd.DataFrame:
+        x = self.problem.to_values(self.u[self.cand[self.accepted]])
+        df = pd.DataFrame(x, columns=list(self.names))
+        df["distance"] = self.cand_dist[self.accepted]
+        df["weight"] = self.weights
+        return df
+
+    def best(self) -> dict[str, float]:
+        x = self.problem.to_values(self.u[self.cand[self.accepted[0]]])
+        return dict(zip(self.names, map(float, x), strict=True))
+
+
+class _Progress:
+    """A tqdm bar of runs on stderr, or nothing."""
+
+    def __init__(self, total: int, initial: int, enabled: bool, desc: str) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, unit="run", unit_scale=True,
+                            dynamic_ncols=True, desc=desc, smoothing=0.1,
+                            file=sys.stderr)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def note(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _Stages:
+    """Runs the stages of one calibration (a wave or the re-runs) chunk by chunk through its
+    store: finished parts are read, the rest computed and saved."""
+
+    def __init__(self, store: Store, prob: Problem, s: Settings, bar: _Progress,
+                 stop_after: int | None) -> None:
+        self.store, self.prob, self.s, self.bar = store, prob, s, bar
+        self.stop_after = stop_after
+        self.new_chunks = 0
+
+    def run(self, wave: int, x: np.ndarray, run_base: int, reps: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-point target means and variances of points ``x``, ``reps`` runs each."""
+        s = self.s
+        means, vars_ = [], []
+        for c, (lo, hi) in enumerate(chunk_bounds(len(x), s.chunk // reps)):
+            if self.store.has_part(wave, c, hi - lo):
+                m, v = self.store.read_part(wave, c)
+            else:
+                if self.stop_after is not None and self.new_chunks >= self.stop_after:
+                    raise InterruptedForTestError
+                first = run_base if s.common_numbers else run_base + lo * reps
+                m, v = evaluate_points(self.prob, x[lo:hi], s.seed, first, reps,
+                                       s.common_numbers)
+                self.store.write_part(wave, c, m, v)
+                self.new_chunks += 1
+                self.bar.update((hi - lo) * reps)
+            means.append(m)
+            vars_.append(v)
+        return np.concatenate(means), np.concatenate(vars_)
+
+
+def _runs_done(store: Store, s: Settings) -> int:
+    """Runs whose parts are already in the store (for the progress bar of a resumed run)."""
+    n = 0
+    for wave, chunk in store.part_keys():
+        reps = s.final_replicates if wave == FINAL_WAVE else s.replicates
+        npts = s.candidates if wave == FINAL_WAVE else s.points_per_wave
+        per = s.chunk // reps
+        n += (min((chunk + 1) * per, npts) - chunk * per) * reps
+    return n
+
+
+def _select(mean: np.ndarray, var: np.ndarray, ts: TG.TargetSet, s: Settings, n_w: int
+            ) -> tuple[np.ndarray, int]:
+    """The current population (indices into all evaluated points) and how it was chosen.
+
+    History matching: the points not ruled out yet (the ``order``-th largest implausibility
+    below the cut-off). When fewer than ``min_keep`` x wave size points pass, the population is
+    that many points of smallest ABC distance instead (an ABC-SMC generation with a quantile
+    tolerance, Del Moral et al. 2012); the second value is then 0.
+    """
+    imp = TG.implausibility(mean, var, s.replicates, ts)
+    nroy = np.flatnonzero(TG.kth_max(imp, s.order) < s.cutoff)
+    need = max(2, math.ceil(s.min_keep * n_w))
+    if len(nroy) >= need:
+        return nroy, s.order
+    dist = TG.distance(mean, ts)
+    return np.sort(np.argsort(dist, kind="stable")[:need]), 0
+
+
+@dataclass
+class _Waves:
+    """What the waves found so far: their designs, points, target summaries and populations."""
+
+    designs: list[dict] = field(default_factory=list)
+    us: list[np.ndarray] = field(default_factory=list)
+    waves: list[np.ndarray] = field(default_factory=list)
+    means: list[np.ndarray] = field(default_factory=list)
+    vars_: list[np.ndarray] = field(default_factory=list)
+    orders: list[int] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    at_cut: list[int] = field(default_factory=list)
+    pool: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def u(self) -> np.ndarray:
+        return np.concatenate(self.us)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return np.concatenate(self.means)
+
+    @property
+    def var(self) -> np.ndarray:
+        return np.concatenate(self.vars_)
+
+
+def _wave_design(store: Store, prob: Problem, s: Settings, w: int,
+                 start: dict[str, float] | None, found: _Waves) -> dict[str, np.ndarray]:
+    """Wave ``w``'s design (read back when saved earlier): the Sobol design (part of it around
+    the start point) for wave 0, the population perturbed for later waves."""
+    des = store.read_design(w)
+    if des is not None:
+        return des
+    n_w = s.points_per_wave
+    if w == 0:
+        n_start = round(s.start_share * n_w)
+        u0 = sobol_design(n_w - n_start, prob.dim, s.seed)
+        if n_start:
+            centre = prob.to_unit(start)
+            u0 = np.concatenate([u0, start_design(
+                n_start, centre, s.start_scale, s.subspace, s.seed)])
+        des = {"u": u0}
+    else:
+        parents = found.u[found.pool]
+        u, pick, cov = perturbed_design(parents, n_w, s.kernel_scale, s.seed, w, s.subspace)
+        des = {"u": u, "parents": parents, "pick": pick, "cov": cov}
+    store.write_design(w, **des)
+    return des
+
+
+def _run_waves(stages: _Stages, start: dict[str, float] | None) -> _Waves:
+    """History matching: every wave's design, runs, NROY count and population."""
+    prob, s = stages.prob, stages.s
+    n_w, R = s.points_per_wave, s.replicates
+    found = _Waves()
+    for w in range(s.waves):
+        des = _wave_design(stages.store, prob, s, w, start, found)
+        found.designs.append(des)
+        stages.bar.note(f"wave {w + 1}/{s.waves}")
+        # Common random numbers: every wave's replicate r runs on stream r, so that points
+        # of all waves are compared on the same draws (paired, far less noisy rankings).
+        base = 0 if s.common_numbers else w * n_w * R
+        m, v = stages.run(w, prob.to_values(des["u"]), base, R)
+        found.us.append(des["u"])
+        found.waves.append(np.full(n_w, w))
+        found.means.append(m)
+        found.vars_.append(v)
+        imp_w = TG.implausibility(m, v, R, prob.targets)
+        found.at_cut.append(int((TG.kth_max(imp_w, s.order) < s.cutoff).sum()))
+        found.pool, k = _select(found.mean, found.var, prob.targets, s, n_w)
+        found.orders.append(k)
+        found.kept.append(len(found.pool))
+    return found
+
+
+def _candidates(found: _Waves, ts: TG.TargetSet, s: Settings) -> np.ndarray:
+    """ABC: the population's points of smallest distance (then others), to be re-run."""
+    dist = TG.distance(found.mean, ts)
+    in_pool = np.zeros(len(dist), dtype=bool)
+    in_pool[found.pool] = True
+    rank = np.lexsort((dist, ~in_pool))                   # pool first, then by distance
+    return np.sort(rank[: s.candidates])
+
+
+def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh: bool = False,
+        progress: bool = True, stop_after: int | None = None, desc: str = "calibrate"
+        ) -> Calibration:
+    """Run (or resume) a calibration in folder ``out``; see the module docstring.
+
+    ``stop_after``: (tests) raise after computing that many new chunks, as an interruption would.
+    """
+    s.check()
+    t0 = time.perf_counter()
+    store = Store(Path(out))
+    start = load_start(s.start) if s.start and s.start_share > 0 else None
+    manifest = {"settings": asdict(s), "problem": prob.describe(), "start": start,
+                "code": fingerprint()}
+    store.open(manifest, resume=resume, fresh=fresh)
+    bar = _Progress(s.total_runs, _runs_done(store, s), progress, desc)
+    stages = _Stages(store, prob, s, bar, stop_after)
+    try:
+        found = _run_waves(stages, start)
+        cand = _candidates(found, prob.targets, s)
+        bar.note("re-runs")
+        cm, cv = stages.run(FINAL_WAVE, prob.to_values(found.u[cand]), FINAL_BASE,
+                            s.final_replicates)
+    finally:
+        bar.close()
+    cdist = TG.distance(cm, prob.targets)
+    accepted = np.argsort(cdist, kind="stable")[: s.posterior]
+    u_all = found.u
+    weights, ess = abc_weights(u_all[cand[accepted]], cdist[accepted],
+                               found.designs if s.proposal_has_density else None)
+    mean_all, var_all = found.mean, found.var
+    return Calibration(problem=prob, settings=s, u=u_all, wave=np.concatenate(found.waves),
+                       mean=mean_all, var=var_all,
+                       imp=TG.implausibility(mean_all, var_all, s.replicates, prob.targets),
+                       orders=found.orders, nroy=found.kept, nroy_at_cutoff=found.at_cut,
+                       cand=cand, cand_mean=cm, cand_var=cv, cand_dist=cdist, accepted=accepted,
+                       weights=weights, ess=ess, seconds=time.perf_counter() - t0,
+                       runs_done=s.total_runs)
+
+
+def workdir(root: Path, until: str | None) -> Path:
+    """The working folder of a history calibration under ``root``: ``full`` or
+    ``until-YYYY-MM``."""
+    return root / ("full" if until is None else f"until-{until}")
+
+
+def fit_history(until: str | None, seed: int, budget: int | None, root: Path, resume: bool,
+                fresh: bool, progress: bool) -> Calibration:
+    """One calibration of the history replay in ``workdir(root, until)``, with the settings of
+    calibration.yaml (``seed`` and ``budget`` overriding theirs)."""
+    # A validation fit (until) starts from the prior alone: the start point was fitted to
+    # every target, and starting from it would let the later targets leak into the fit.
+    s = Settings.from_config(seed=seed, budget=budget, until=until,
+                             **({"start_share": 0.0} if until else {}))
+    prob = history_problem(until)
+    label = "calibrate" if until is None else f"calibrate ..{until}"
+    return run(prob, s, workdir(root, until), resume=resume, fresh=fresh, progress=progress,
+               desc=label)

@@ -1,0 +1,68 @@
+"""Writing a calibration's result: the posterior CSV (read by the engine,
+``model.engine.paramsets``) and the provenance CSV (which targets inform which parameter), in a
+working folder or installed as the shipped ``model/data/posterior.csv`` and ``provenance.csv``.
+
+Format of the posterior: '#' header lines (provenance of the file: command, code fingerprint,
+ESS), then one row per accepted set, best first; columns the free parameters, ``distance`` and
+``weight``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from model.calibration.fit import Calibration
+from model.calibration.identification import provenance
+from model.calibration.problem import fingerprint
+from model.engine.paramsets import POSTERIOR_PATH
+from model.io import atomic
+from model.io.paths import DATA
+
+PROVENANCE_PATH = DATA / "provenance.csv"
+
+
+def write_posterior(cal: Calibration, path: Path, header: Mapping[str, str]) -> Path:
+    """The posterior CSV: '#' header lines (provenance), then one row per accepted set, best
+    first; columns the free parameters, ``distance`` and ``weight``."""
+    df = cal.posterior_frame()
+    lines = [f"# {k}: {v}" for k, v in header.items()]
+    body = df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    return atomic.write_text(Path(path), "\n".join(lines) + "\n" + body)
+
+
+def write_provenance(prov: pd.DataFrame, path: Path) -> Path:
+    """The provenance CSV (``parameter, target, strength, family, events``)."""
+    return atomic.write_csv(Path(path), prov, lineterminator="\n")
+
+
+def posterior_header(cal: Calibration) -> dict[str, str]:
+    """The '#' header of a posterior file: what it holds and the command that makes it."""
+    s = cal.settings
+    cmd = f"python -m model calibrate --seed {s.seed} --budget {s.budget}"
+    if s.until:
+        cmd += f" --until {s.until}"
+    return {"afpak calibration posterior": f"{len(cal.accepted)} sets, best first",
+            "command": cmd, "code": fingerprint(),
+            "targets": f"{len(cal.problem.targets)} ({cal.problem.targets.start} .. "
+                       f"{s.until or 'end'})",
+            "ess": f"{cal.ess:.1f}"}
+
+
+def save(cal: Calibration, folder: Path) -> tuple[Path, pd.DataFrame]:
+    """``posterior.csv`` and ``provenance.csv`` of ``cal`` in its working ``folder``; returns
+    the posterior's path and the provenance table."""
+    prov = provenance(cal)
+    path = write_posterior(cal, folder / "posterior.csv", posterior_header(cal))
+    write_provenance(prov, folder / "provenance.csv")
+    return path, prov
+
+
+def install(cal: Calibration, prov: pd.DataFrame) -> tuple[Path, Path]:
+    """Ship ``cal``: ``model/data/posterior.csv`` (the engine's default parameter sets) and
+    ``model/data/provenance.csv``."""
+    write_posterior(cal, POSTERIOR_PATH, posterior_header(cal))
+    write_provenance(prov, PROVENANCE_PATH)
+    return POSTERIOR_PATH, PROVENANCE_PATH
