@@ -18,8 +18,9 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from model.analysis import summary
+from model.analysis import robustness, summary
 from model.analysis.history import score
+from model.analysis.timing import score_timing
 from model.core import params as P
 from model.core import spec
 from model.engine.runner import Results, simulate
@@ -237,6 +238,15 @@ def history_check(text: str, runs: int, seed: int) -> tuple[pd.DataFrame, pd.Dat
     return sc.decisions, sc.patterns
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def history_timing(text: str, runs: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    """The timing score of an ensemble (``model.analysis.timing``): one row per documented
+    decision (share in its window, base rate, timed, timing error in months, never ...) and the
+    summary (timed count, log and Brier scores and skill against both nulls) as a dict."""
+    sc = score_timing(ensemble(text, runs, seed))
+    return sc.table, sc.summary.to_dict()
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def long_table(text: str, runs: int, seed: int, fmt: str) -> bytes:
     """The ensemble's long table (``Results.to_frame``) as CSV or Parquet bytes, for download."""
@@ -390,14 +400,43 @@ def fmt_interval(med: float, lo: float, hi: float, digits: int = 2) -> str:
 
 
 # ---------------------------------------------------------------------------------- compare
+def design(runs: int, seed: int) -> robustness.Design | None:
+    """The parameter sets a comparison shares between A and B (``model.analysis.robustness``:
+    ``DEFAULT_SETS`` sets from the calibrated posterior, round-robin over the runs); None where
+    no posterior is shipped."""
+    return robustness.design(int(runs), int(seed))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def paired_ensemble(text: str, runs: int, seed: int) -> Results:
+    """``runs`` runs of a scenario on the comparison ``design``: run i takes set i % K and its
+    own random stream, so that two scenarios' runs pair by set and by seed."""
+    sc = parse(text)
+    d = design(runs, seed)
+    return simulate(sc, runs=int(runs), seed=int(seed), params=d.rows(sc) if d else None)
+
+
+def design_text(runs: int, seed: int) -> str:
+    """What a comparison's intervals and robustness labels are over, in words."""
+    d = design(runs, seed)
+    if d is None:
+        return "One parameter set for every run: robustness across parameter sets not measured."
+    return (f"Both scenarios run on the same {d.k} parameter sets from the calibrated posterior "
+            f"and the same seeds, so intervals are over runs drawn across the sets. Each "
+            f"difference is labelled **robust** when it has the same sign in at least "
+            f"{robustness.ROBUST_SHARE:.0%} of the sets (each set's mean over its paired runs), "
+            f"and **depends on the calibration** otherwise.")
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def compare_table(text_a: str, text_b: str, runs: int, seed: int, year: int, pair: str,
                   name_a: str = "A", name_b: str = "B", period: tuple[int, int] | None = None
                   ) -> pd.DataFrame | None:
     """The standard outcomes of two ensembles over ``period`` (first and last year, clipped to
-    the months both cover; default all of them), and trust of ``pair`` in ``year``. None when
-    the runs share no month."""
-    ra, rb = ensemble(text_a, runs, seed), ensemble(text_b, runs, seed)
+    the months both cover; default all of them), and trust of ``pair`` in ``year``, with each
+    difference's robustness across the comparison's parameter sets (``paired_ensemble``). None
+    when the runs share no month."""
+    ra, rb = paired_ensemble(text_a, runs, seed), paired_ensemble(text_b, runs, seed)
     ov = summary.overlap(ra, rb)
     if ov is None:
         return None
@@ -408,7 +447,7 @@ def compare_table(text_a: str, text_b: str, runs: int, seed: int, year: int, pai
             lo, hi = ov
     year = min(max(int(year), int(ov[0][:4])), int(ov[1][:4]))
     return summary.compare_questions(ra, rb, summary.default_questions(lo, hi, year, pair, ov),
-                                     name_a, name_b)
+                                     name_a, name_b, design=design(runs, seed))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

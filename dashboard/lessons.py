@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 
 from dashboard import core
+from model.analysis import robustness
 from model.analysis.summary import Question, describe, paired, summarise
 from model.io.errors import ModelInputError
 
@@ -153,6 +154,9 @@ class Answer:
     base: str
     variant: str
     also: list[tuple[str, str, str]]
+    #: How the change (variant minus unchanged, paired by run) holds across the posterior's
+    #: parameter sets, e.g. 'robust: same sign in 100% of 20 parameter sets'.
+    robustness: str = robustness.NOT_MEASURED
 
     def distribution(self) -> np.ndarray:
         """Per-run values (numeric answers) or an empty array."""
@@ -167,12 +171,17 @@ class Answer:
 
 
 def answer(lesson: Lesson, runs: int, seed: int, injected: tuple[dict, ...] = ()) -> Answer:
-    """Run the lesson's base and variant ensembles (same seeds) and measure the answer."""
+    """Run the lesson's base and variant ensembles (same seeds, same parameter sets: the
+    comparison design of ``core.paired_ensemble``) and measure the answer, with the robustness
+    of the change across the parameter sets."""
     base_text, var_text = scenario_texts(lesson, injected)
-    rb = core.ensemble(base_text, runs, seed)
-    rv = core.ensemble(var_text, runs, seed)
+    rb = core.paired_ensemble(base_text, runs, seed)
+    rv = core.paired_ensemble(var_text, runs, seed)
     o, s = lesson.outcome, lesson.scale
     vb, vv = o.values(rb), o.values(rv)
+    d = core.design(runs, seed)
+    rob = robustness.measure(vb, vv, d) if d is not None else None
+    rob_txt = rob.text() if rob is not None else robustness.NOT_MEASURED
     unit = lesson.prediction.unit
     base_txt = describe(o, o.summary(rb))
     var_txt = describe(o, o.summary(rv))
@@ -183,7 +192,7 @@ def answer(lesson: Lesson, runs: int, seed: int, injected: tuple[dict, ...] = ()
         q5, q50, q95 = np.quantile(diff, [0.05, 0.5, 0.95])
         headline = (f"{o.label}: changes by {q50:+.1f}{unit} (median of {runs} runs; 5–95%: "
                     f"{q5:+.1f} to {q95:+.1f}) {lesson.variant_label}.")
-        return Answer(headline, diff, None, base_txt, var_txt, also)
+        return Answer(headline, diff, None, base_txt, var_txt, also, rob_txt)
     if o.binary:
         est = summarise(True, vv)
         share = (est[0] * s, est[1] * s, est[2] * s)
@@ -191,12 +200,12 @@ def answer(lesson: Lesson, runs: int, seed: int, injected: tuple[dict, ...] = ()
         headline = (f"{o.label}: {share[0]:.0f}{unit} of runs {lesson.variant_label} "
                     f"(95% CI {share[1]:.0f}–{share[2]:.0f}{unit}), against "
                     f"{base_share:.0f}{unit} in the unchanged scenario.")
-        return Answer(headline, None, share, base_txt, var_txt, also)
+        return Answer(headline, None, share, base_txt, var_txt, also, rob_txt)
     vals = vv * s
     q5, q50, q95 = np.quantile(vals, [0.05, 0.5, 0.95])
     headline = (f"{o.label} {lesson.variant_label}: {q50:.1f}{unit} (median of {runs} runs; "
                 f"5–95%: {q5:.1f} to {q95:.1f}).")
-    return Answer(headline, vals, None, base_txt, var_txt, also)
+    return Answer(headline, vals, None, base_txt, var_txt, also, rob_txt)
 
 
 def parse_predictions(text: str, lo: float, hi: float) -> tuple[list[float], list[str]]:
@@ -248,6 +257,7 @@ def debrief(lesson: Lesson, ans: Answer, runs: int, seed: int, prediction: float
         "prediction_label": lesson.prediction.label,
         "class_summary": class_txt,
         "headline": ans.headline,
+        "robustness": ans.robustness,
         "base": ans.base, "variant": ans.variant, "variant_label": lesson.variant_label,
         "also": also or "-",
         "model_text": lesson.sections.get("What the model says", ""),

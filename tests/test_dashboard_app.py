@@ -67,6 +67,22 @@ def test_history_tabs_render(tab):
         assert charts(at)
 
 
+def test_history_check_shows_the_timing_table_and_skill():
+    at = app(hist_tab="History check")
+    labels = [m.label for m in at.metric]
+    assert labels[:3] == ["Decisions timed", "Skill vs frequency null",
+                          "Skill vs shock-response null"]
+    timed, n = (int(x) for x in at.metric[0].value.split(" / "))
+    table = at.dataframe[0].value
+    assert n == len(table) == 49
+    assert {"share", "base", "timed", "error_months", "never_share"} <= set(table.columns)
+    assert timed == int(table["timed"].sum())
+    route = table.set_index("id").loc["supply_route_closure_2011"]
+    assert route["window"] == "2011-09..2012-01"
+    assert "Brier skill" in "\n".join(c.value for c in at.caption)
+    assert "Share in window" in texts(at)
+
+
 def test_history_filters_change_the_timeline():
     at = app()
     before = charts(at)[0]
@@ -164,6 +180,8 @@ def test_whatif_parameter_change_changes_the_result():
     assert "aid_compliance: 5.0" in at.session_state["wi_result"]["text"]
     assert "Against the history replay" in texts(at)
     assert "under the history replay" in texts(at)
+    assert "parameter sets]" in texts(at)               # each difference's robustness label
+    assert "depends on the calibration" in "\n".join(c.value for c in at.caption)
 
 
 def test_whatif_parameters_survive_group_changes_and_reset():
@@ -289,6 +307,21 @@ def test_compare_two_scenarios_with_summary_and_intervals():
     table = at.dataframe[0].value
     assert table.shape[0] == 10
     assert table.iloc[0, 1].endswith("]")
+
+
+def test_compare_labels_each_difference_by_its_robustness():
+    at = app("views/compare.py", cmp_B="whatif_no_salala")
+    at.button(key="cmp_run").click().run()
+    ok(at)
+    body = texts(at)
+    assert "parameter sets]" in body
+    assert "[robust: same sign in" in body or "[depends on the calibration" in body
+    table = at.dataframe[0].value
+    assert set(table["robustness"]) <= {"robust", "depends on the calibration"}
+    assert table["same_sign"].between(0, 1).all()
+    caption = "\n".join(c.value for c in at.caption)
+    assert "intervals are over runs drawn across the sets" in caption
+    assert "**robust** when it has the same sign in at least 90%" in caption
 
 
 def test_compare_period_starts_where_the_scenarios_differ():
@@ -426,6 +459,8 @@ def test_classroom_lesson_reveals_after_the_prediction(lesson_id):
     heads = [s.value for s in at.subheader]
     assert "What the model says" in heads
     assert "What happened" in heads
+    assert "Across the posterior's parameter sets, the change is **" in "\n".join(
+        c.value for c in at.caption)
     assert any("your prediction" in json.dumps(c) for c in charts(at))
 
 
@@ -492,6 +527,15 @@ def test_classroom_game_that_does_not_fit():
 
 
 # ----------------------------------------------------------------------------------- about
+def test_about_says_what_the_model_can_and_cannot_predict():
+    at = app("views/about.py")
+    body = texts(at)
+    assert "What the model can and cannot predict" in body
+    assert "14 of the 49 documented decisions" in body
+    assert "Out of sample: not yet measured" in body
+    assert "depends on the calibration" in body
+
+
 @pytest.mark.parametrize("tab", ["ODD documentation", "Sources", "Parameters",
                                  "Where the sources disagree"])
 def test_about_tabs_render(tab):

@@ -269,6 +269,28 @@ def test_overlap(history):
     assert S.overlap(history, base) == ("2001-01", "2021-01")
 
 
+def test_compare_table_labels_robustness_across_parameter_sets():
+    table = core.compare_table(core.history_text(), core.shipped_text("whatif_no_salala"), RUNS,
+                               0, 2011, "PAK_MIL->US", period=(2011, 2012))
+    d = core.design(RUNS, 0)
+    assert d.k == min(RUNS, 20)
+    assert set(table["robustness"]) <= {"robust", "depends on the calibration"}
+    drones = core.paired_ensemble(core.shipped_text("whatif_no_salala"), RUNS, 0)
+    np.testing.assert_array_equal(drones.params["forgetting"],
+                                  [d.sets[k]["forgetting"] for k in d.set_of_run])
+    assert table["sentence"].str.endswith("parameter sets]").all()
+
+
+def test_history_timing_matches_the_package(history):
+    from model.analysis.timing import score_timing
+
+    table, skill = core.history_timing(core.history_text(), RUNS, 0)
+    ref = score_timing(history)
+    pd.testing.assert_frame_equal(table, ref.table)
+    assert skill["timed"] == ref.summary.timed
+    assert skill["log_lift_freq"] == pytest.approx(ref.summary.log_lift_freq)
+
+
 def test_compare_table_and_common_years():
     years = core.common_years(core.history_text(), core.shipped_text("baseline"))
     assert years[0] == 2001
@@ -342,6 +364,8 @@ def test_debrief_names_prediction_model_and_history():
     assert md.startswith("# Debrief: Does aid buy trust?")
     assert "3 predictions: median 5.0 pts" in md
     assert ans.headline in md
+    assert f"paired\nrun by run): **{ans.robustness}**" in md
+    assert ans.robustness.endswith("parameter sets")
     assert "## What happened" in md
     assert "`t1`" in md
 

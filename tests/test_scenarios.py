@@ -449,7 +449,8 @@ def test_upload_extends_stays_in_scenarios(target):
         loads_scenario(f"name: x\nextends: {target}\n")
     msg = str(info.value)
     assert msg.startswith("<upload>:2:"), msg
-    assert "outside scenarios/" in msg and "root:" not in msg
+    assert "outside scenarios/" in msg
+    assert "root:" not in msg
 
 
 def test_upload_control_characters_located():

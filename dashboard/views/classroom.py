@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, core, lessons, play, ui
+from model.analysis import robustness
 from model.analysis import summary as S
 from model.core import spec
 from model.inputs.scenario import month_index, month_label
@@ -77,6 +78,10 @@ with tab_lessons:
             if injected:
                 st.caption(f"Including {len(injected)} event(s) injected by the teacher.")
             st.info(ans.headline)
+            st.caption(f"Across the posterior's parameter sets, the change is "
+                       f"**{ans.robustness}** (robust: the same sign in at least "
+                       f"{robustness.ROBUST_SHARE:.0%} of the sets; otherwise it depends on "
+                       "the calibration).")
             ui.plot(charts.prediction_vs_model(
                 committed, pr.lo, pr.hi, pr.unit, model_values=ans.per_run,
                 model_share=ans.share, title="Your prediction and the model's runs"),

@@ -93,6 +93,7 @@ if table is None:
     ui.show_error("the two scenarios share no month", "No overlap")
     st.stop()
 st.markdown("\n".join(f"- {s}" for s in table["sentence"]))
+st.caption(core.design_text(job["runs"], job["seed"]))
 
 def cell(row, col: str) -> str:
     v, lo, hi = row[col], row[f"{col}_lo"], row[f"{col}_hi"]
@@ -104,12 +105,16 @@ def cell(row, col: str) -> str:
 
 
 st.markdown("**All outcomes** — share of runs with its 95% interval, or median [5%, 95%] of "
-            "runs")
+            "runs; robustness: the share of parameter sets in which B − A has the same sign")
 shown = table.assign(A=[cell(r, "a") for _, r in table.iterrows()],
                      B=[cell(r, "b") for _, r in table.iterrows()])
-st.dataframe(shown[["outcome", "A", "B"]].rename(columns={"A": na, "B": nb}),
+st.dataframe(shown[["outcome", "A", "B", "same_sign", "robustness"]].rename(
+                 columns={"A": na, "B": nb}),
              hide_index=True, key="cmp_table",
-             column_config={"outcome": st.column_config.TextColumn(width="large")})
+             column_config={"outcome": st.column_config.TextColumn(width="large"),
+                            "same_sign": st.column_config.ProgressColumn(
+                                "same sign in", min_value=0.0, max_value=1.0,
+                                format="percent")})
 ui.plot(charts.outcome_shares(table, na, nb, title="Chance of each outcome (% of runs)"),
         key="cmp_shares")
 

@@ -263,6 +263,7 @@ if first:
         st.markdown(f"**Against the history replay** (same seeds; they first differ in "
                     f"{first}):")
         st.markdown("\n".join(f"- {s}" for s in table["sentence"].head(5)))
+        st.caption(core.design_text(res["runs"], res["seed"]))
 elif years:
     st.caption("The what-if and the history replay agree in every month they share.")
 

@@ -24,8 +24,19 @@ API (``path`` always first):
 - ``write_csv(path, frame, *, fsync=False, **to_csv) -> Path``: a pandas DataFrame
   (``index=False`` unless given);
 - ``save_figure(path, fig, *, fsync=False, **savefig) -> Path``: a matplotlib figure;
-- ``temp_path(path) -> Path``, ``is_temp(name) -> bool``, ``TEMP_GLOB``,
-  ``clean_temp(*folders) -> int``.
+- ``temp_path(path) -> Path``, ``is_temp(name) -> bool``, ``TEMP_GLOBS``,
+  ``clean_temp(*folders) -> int``: every temporary file in the folders (a store's folders, used
+  by one writer at a time under the store's lock);
+- ``clean_stale(path) -> int``: the temporary files of target ``path`` whose writer process is
+  gone (for targets that no lock guards, e.g. ``run --out``'s long table);
+- ``terminate_cleanly(signals=(SIGTERM, SIGHUP))``: context manager under which those signals
+  raise ``Terminated`` (a ``KeyboardInterrupt``), so that a ``kill`` unwinds through the same
+  ``finally`` blocks as Ctrl-C and leaves no temporary file; ``Terminated.exit_code`` is
+  ``128 + signal``. A command line wraps its ``main`` in it (see ``model.cli``).
+
+A killed process (SIGKILL, power loss) cannot clean up: its temporary files stay until the next
+writer of the same store (``clean_temp`` on ``Store.open``) or target (``clean_stale``) sweeps
+them up.
 
 ``fsync`` defaults to True for files that a resumable computation relies on (parts, manifests,
 arrays) and to False for outputs that are cheap to regenerate (CSV tables, figures).
@@ -34,14 +45,20 @@ arrays) and to False for outputs that are cheap to regenerate (CSV tables, figur
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import secrets
+import signal
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-#: Glob matching the temporary files of this module (and of the stores' older versions).
-TEMP_GLOB = ".*.tmp*"
+#: Globs matching the temporary files of this module and of older versions (``.x.PID.tmp``
+#: of the sweep store, ``.x.RANDOM.part`` of the long table's writer).
+TEMP_GLOBS = (".*.tmp*", ".*.part")
+TEMP_GLOB = TEMP_GLOBS[0]
 
 
 def temp_path(path: Path) -> Path:
@@ -52,21 +69,93 @@ def temp_path(path: Path) -> Path:
 
 def is_temp(name: str) -> bool:
     """Whether a file name is a temporary file of an atomic write (a leftover when found later)."""
-    return name.startswith(".") and ".tmp" in name
+    return name.startswith(".") and (".tmp" in name or name.endswith(".part"))
 
 
 def clean_temp(*folders: Path) -> int:
     """Remove the temporary files left in ``folders`` (not recursive) by killed writers; returns
-    how many were removed. Missing folders are skipped."""
+    how many were removed. Missing folders are skipped. Only for folders that one writer uses
+    at a time (a locked store): a live writer's temporary file would go too."""
     n = 0
     for folder in map(Path, folders):
         if not folder.is_dir():
             continue
-        for p in folder.glob(TEMP_GLOB):
+        for p in {q for g in TEMP_GLOBS for q in folder.glob(g)}:
             if p.is_file() and is_temp(p.name):
                 p.unlink(missing_ok=True)
                 n += 1
     return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True    # someone else's process (or not a pid): leave its file alone
+    return True
+
+
+def clean_stale(path: Path) -> int:
+    """Remove the temporary files of target ``path`` left by writers that are no longer
+    running (``.<name>.<pid>-<random>.tmp…`` of a dead pid; the older writer's
+    ``.<name>.<random>.part``, which no running version makes); returns how many."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return 0
+    own = re.compile(re.escape(f".{path.name}.") + r"(\d+)(?:-[0-9a-f]+)?\.tmp")
+    n = 0
+    for p in path.parent.glob(glob.escape(f".{path.name}.") + "*"):
+        m = own.match(p.name)
+        stale = (m is not None and not _alive(int(m.group(1)))) or (
+            m is None and p.name.endswith(".part"))
+        if stale and p.is_file():
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+class Terminated(KeyboardInterrupt):  # noqa: N818 - it is an interruption, as Ctrl-C
+    """Raised in the main thread by a signal under ``terminate_cleanly``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        return f"terminated by {signal.Signals(self.signum).name}"
+
+
+@contextlib.contextmanager
+def terminate_cleanly(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)
+                      ) -> Iterator[None]:
+    """Under this block, ``signals`` raise ``Terminated`` (a ``KeyboardInterrupt``) in the main
+    thread, so a ``kill`` leaves the files as Ctrl-C does: temporary files removed, targets old
+    or whole. Later signals are ignored while the first one unwinds; the previous handlers are
+    back when the block ends. Outside the main thread (where Python cannot install a handler)
+    it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired: list[int] = []
+
+    def handler(signum, _frame) -> None:
+        if fired:
+            return
+        fired.append(signum)
+        raise Terminated(signum)
+
+    old = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _fsync_file(path: Path) -> None:

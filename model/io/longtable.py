@@ -2,7 +2,9 @@
 value) to one file, chunk by chunk, so that memory holds one chunk at a time.
 
 The file appears only when every chunk is written (``model.io.atomic``): an interrupted run
-leaves no partial table.
+leaves no partial table. Ctrl-C, and SIGTERM/SIGHUP under ``atomic.terminate_cleanly`` (which the
+command line wraps around every command), remove the temporary file; what a SIGKILLed writer left
+beside the same target is removed by the next write (``atomic.clean_stale``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from model.io.atomic import atomic_output
+from model.io.atomic import atomic_output, clean_stale
 from model.io.errors import ModelInputError
 
 #: File types the long table can be written as.
@@ -32,6 +34,7 @@ def write_long_table(chunks: Iterable[Any], out: Path) -> int:
     import pyarrow.parquet as pq
 
     check_path(out)
+    clean_stale(out)
     rows = 0
     with atomic_output(out, fsync=False) as tmp:
         if out.suffix == ".parquet":
