@@ -150,7 +150,7 @@ class _Stages:
         s = self.s
         means, vars_ = [], []
         for c, (lo, hi) in enumerate(chunk_bounds(len(x), s.chunk // reps)):
-            if self.store.has_part(wave, c, hi - lo):
+            if self.store.has_part(wave, c, hi - lo, len(self.prob.targets)):
                 m, v = self.store.read_part(wave, c)
             else:
                 if self.stop_after is not None and self.new_chunks >= self.stop_after:
@@ -164,6 +164,12 @@ class _Stages:
             means.append(m)
             vars_.append(v)
         return np.concatenate(means), np.concatenate(vars_)
+
+
+def _report_rejected(store: Store) -> None:
+    """Name on stderr the damaged checkpoints that were computed again."""
+    for path, why in store.rejected.items():
+        sys.stderr.write(f"note: {path}: {why}; computed again\n")
 
 
 def _runs_done(store: Store, s: Settings) -> int:
@@ -226,7 +232,7 @@ def _wave_design(store: Store, prob: Problem, s: Settings, w: int,
                  start: dict[str, float] | None, found: _Waves) -> dict[str, np.ndarray]:
     """Wave ``w``'s design (read back when saved earlier): the Sobol design (part of it around
     the start point) for wave 0, the population perturbed for later waves."""
-    des = store.read_design(w)
+    des = store.read_design(w, s.points_per_wave, prob.dim)
     if des is not None:
         return des
     n_w = s.points_per_wave
@@ -294,16 +300,20 @@ def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh
     manifest = {"settings": asdict(s), "problem": prob.describe(), "start": start,
                 "code": fingerprint()}
     store.open(manifest, resume=resume, fresh=fresh)
-    bar = _Progress(s.total_runs, _runs_done(store, s), progress, desc)
-    stages = _Stages(store, prob, s, bar, stop_after)
     try:
-        found = _run_waves(stages, start)
-        cand = _candidates(found, prob.targets, s)
-        bar.note("re-runs")
-        cm, cv = stages.run(FINAL_WAVE, prob.to_values(found.u[cand]), FINAL_BASE,
-                            s.final_replicates)
+        bar = _Progress(s.total_runs, _runs_done(store, s), progress, desc)
+        stages = _Stages(store, prob, s, bar, stop_after)
+        try:
+            found = _run_waves(stages, start)
+            cand = _candidates(found, prob.targets, s)
+            bar.note("re-runs")
+            cm, cv = stages.run(FINAL_WAVE, prob.to_values(found.u[cand]), FINAL_BASE,
+                                s.final_replicates)
+        finally:
+            bar.close()
     finally:
-        bar.close()
+        store.close()
+        _report_rejected(store)
     cdist = TG.distance(cm, prob.targets)
     accepted = np.argsort(cdist, kind="stable")[: s.posterior]
     u_all = found.u
@@ -325,14 +335,21 @@ def workdir(root: Path, until: str | None) -> Path:
     return root / ("full" if until is None else f"until-{until}")
 
 
-def fit_history(until: str | None, seed: int, budget: int | None, root: Path, resume: bool,
-                fresh: bool, progress: bool) -> Calibration:
-    """One calibration of the history replay in ``workdir(root, until)``, with the settings of
-    calibration.yaml (``seed`` and ``budget`` overriding theirs)."""
+def history_settings(until: str | None, seed: int, budget: int | None, **overrides
+                     ) -> Settings:
+    """The settings of a history calibration: calibration.yaml's, ``seed``, ``budget`` and
+    ``overrides`` (tests: smaller designs) overriding theirs; checked."""
     # A validation fit (until) starts from the prior alone: the start point was fitted to
     # every target, and starting from it would let the later targets leak into the fit.
-    s = Settings.from_config(seed=seed, budget=budget, until=until,
-                             **({"start_share": 0.0} if until else {}))
+    return Settings.from_config(seed=seed, budget=budget, until=until,
+                                **({"start_share": 0.0} if until else {}), **overrides)
+
+
+def fit_history(until: str | None, seed: int, budget: int | None, root: Path, resume: bool,
+                fresh: bool, progress: bool, **overrides) -> Calibration:
+    """One calibration of the history replay in ``workdir(root, until)``, with the settings of
+    calibration.yaml (``seed``, ``budget`` and ``overrides`` overriding theirs)."""
+    s = history_settings(until, seed, budget, **overrides)
     prob = history_problem(until)
     label = "calibrate" if until is None else f"calibrate ..{until}"
     return run(prob, s, workdir(root, until), resume=resume, fresh=fresh, progress=progress,

@@ -3,7 +3,9 @@ DIR``.
 
 ``add_commands(subparsers)`` registers both commands on the model's CLI (``model.cli.main``);
 ``main(argv)`` runs them on their own. Bad input raises ``ModelInputError`` (exit code 2) before
-anything is created.
+anything is created; a folder another sweep is writing is refused the same way. SIGTERM and
+SIGHUP end a sweep as Ctrl-C does (``model.io.atomic.terminate_cleanly``): only whole, sealed
+parts stay, no temporary file; the exit code is 128 + the signal (130 for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ def _unit_float(text: str) -> float:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from model.experiments import sweep as S
+    from model.io.atomic import terminate_cleanly
     from model.io.store import chunk_bounds
 
-    sw = S.load_spec(args.spec, samples=args.samples)
+    sw = S.load_spec(args.spec, samples=args.samples, params=args.params)
     out = Path(args.out)
     S.check_out_dir(out, sw, fresh=args.fresh)  # refuse a foreign or different folder first
     chunk = args.chunk
@@ -49,13 +52,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
          f"({', '.join(sw.names)}); {sw.rows:,} samples x {sw.replicates} replicate(s) = "
          f"{sw.runs:,} runs of {sw.months} months of scenario {sw.scenario.name!r}; "
          f"{len(sw.outcomes)} outcome(s); {chunks} chunk(s) of {chunk}")
+    _out(f"parameters not swept: {sw.params_text()} (params: {sw.params}; --params "
+         f"{'default' if sw.params == 'posterior' else 'posterior'} for the other)")
     if args.dry_run:
         sw.sample_matrix()   # the sampler accepts the sample size
         _out("dry run: the spec is valid; nothing was written")
         return 0
-    report = S.run_sweep(sw, out, workers=args.workers, dask=args.dask,
-                         scheduler=args.scheduler, chunk=chunk, fresh=args.fresh,
-                         progress=not args.quiet, log=_err)
+    with terminate_cleanly():
+        report = S.run_sweep(sw, out, workers=args.workers, dask=args.dask,
+                             scheduler=args.scheduler, chunk=chunk, fresh=args.fresh,
+                             progress=not args.quiet, log=_err)
     _out(report.text())
     _out(f"results: {out / S.PARTS}/ (one row per run); analyse with: python -m model analyze "
          f"{out}")
@@ -88,6 +94,10 @@ def add_commands(subparsers) -> None:
                     "folder of an unfinished run of the same spec to resume it)")
     sw.add_argument("--samples", type=_pos_int, default=None, metavar="N",
                     help="override the spec's sample size N")
+    sw.add_argument("--params", choices=("posterior", "default"), default=None,
+                    help="where the parameters not swept come from (overrides the spec's "
+                         "'params'): per-run draws from the calibrated posterior (the default, "
+                         "as for 'run'), or the parameter table's defaults")
     where = sw.add_mutually_exclusive_group()
     where.add_argument("--dask", choices=("local",), default=None,
                        help="run on a Dask LocalCluster of --workers processes")
@@ -143,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     except ModelInputError as exc:
         _err(f"error: {exc}")
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        _err("interrupted: the completed chunks are saved; run the same command to resume")
-        return 130
+    except KeyboardInterrupt as exc:   # Ctrl-C, or SIGTERM/SIGHUP (atomic.Terminated)
+        _err(f"interrupted{f' ({exc})' if str(exc) else ''}: the completed chunks are saved; "
+             f"run the same command to resume")
+        return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,12 @@
 """Sensitivity analysis of a finished sweep, matched to its sampler: Sobol indices and Morris
 elementary effects from ``SALib.analyze``, Spearman rank correlations from ``scipy.stats`` for
 LHS and factorial sweeps. Outcomes are averaged over replicates first.
+
+Every Sobol and Morris index comes with its bootstrap confidence interval (SALib's ``*_conf``
+half-widths), printed and written; a ``caveat`` column flags an index whose interval is wider
+than the index itself, or a Sobol index outside [0, 1], and a warning is printed when the sample
+is below ``SOBOL_MIN_N`` base samples (Sobol) or ``MORRIS_MIN_TRAJECTORIES`` trajectories
+(Morris): such indices mean nothing yet.
 """
 
 from __future__ import annotations
@@ -17,6 +23,15 @@ from model.experiments import plots as figures
 from model.experiments.folder import ANALYSIS, load_results, load_samples, read_manifest
 from model.experiments.spec import SweepError
 from model.io import atomic
+
+#: Sobol base samples N below which the indices are flagged as unreliable (Saltelli's
+#: estimators need several hundred base samples; SALib's examples use 1024).
+SOBOL_MIN_N = 256
+#: Morris trajectories below which mu* is flagged as unreliable (10-20 are the usual advice).
+MORRIS_MIN_TRAJECTORIES = 10
+#: The indices checked against their intervals, per kind: (index, its ``*_conf`` column).
+CHECKED = {"sobol": (("S1", "S1_conf"), ("ST", "ST_conf")),
+           "morris": (("mu_star", "mu_star_conf"),)}
 
 
 @dataclass
@@ -121,6 +136,52 @@ def _indices(s: _Setup, y: np.ndarray, constant: bool
         return _spearman(s, y, constant), None
 
 
+def caveats(kind: str, tab: pd.DataFrame) -> list[str]:
+    """Per row of an index table: what makes its indices meaningless ("" when nothing): an
+    interval wider than the index, or a Sobol index outside [0, 1]."""
+    out = []
+    for _, row in tab.iterrows():
+        why = []
+        for index, conf in CHECKED.get(kind, ()):
+            v, c = float(row[index]), float(row[conf])
+            if not (np.isfinite(v) and np.isfinite(c)):
+                continue
+            if c > abs(v):
+                why.append(f"{index} CI wider than {index}")
+            if kind == "sobol" and not -c <= v <= 1 + c:
+                why.append(f"{index} outside [0, 1]")
+        out.append("; ".join(why))
+    return out
+
+
+def size_warning(man: dict) -> str | None:
+    """A warning when the sweep is too small for its indices to mean anything."""
+    opts = man.get("sampler_options") or {}
+    if man["sampler"] == "sobol" and man["samples"] < SOBOL_MIN_N:
+        return (f"warning: N = {man['samples']} Sobol base samples is below {SOBOL_MIN_N}: the "
+                f"indices and their intervals are not reliable at this size (totals above 1, "
+                f"negative first-order indices); use samples: {SOBOL_MIN_N} or more")
+    trajectories = opts.get("optimal_trajectories") or man["samples"]
+    if man["sampler"] == "morris" and trajectories < MORRIS_MIN_TRAJECTORIES:
+        return (f"warning: {trajectories} Morris trajectories is below "
+                f"{MORRIS_MIN_TRAJECTORIES}: mu* and sigma are not reliable at this size; use "
+                f"samples: {MORRIS_MIN_TRAJECTORIES} or more")
+    return None
+
+
+def _flag(kind: str, tables: dict[str, pd.DataFrame], notes: list[str]) -> None:
+    """Add the ``caveat`` column to each table and a note per outcome with flagged indices."""
+    if kind not in CHECKED:
+        return
+    for name, tab in tables.items():
+        tab["caveat"] = caveats(kind, tab)
+        bad = int((tab["caveat"] != "").sum())
+        if bad:
+            notes.append(f"warning: outcome {name}: {bad} of {len(tab)} parameter(s) have an "
+                         f"index whose confidence interval is wider than the index, or outside "
+                         f"[0, 1] (see 'caveat'); read them as unknown")
+
+
 def _outcome_first(df: pd.DataFrame) -> pd.DataFrame:
     return df[["outcome", *[c for c in df.columns if c != "outcome"]]]
 
@@ -172,15 +233,27 @@ def analyze(out: str | Path, dest: str | Path | None = None, resamples: int = 10
         if s2 is not None:
             extra[name] = s2
     kind = {"sobol": "sobol", "morris": "morris"}.get(setup.method, "spearman")
-    header = (f"{kind} analysis of sweep {man['name']!r} ({setup.method}, {man['rows']:,} "
-              f"samples x {man['replicates']} replicate(s) = {man['runs']:,} runs; scenario "
-              f"{man['scenario_name']!r}, {man['months']} months; outcomes averaged over "
-              f"replicates)")
+    _flag(kind, tables, notes)
+    if (warn := size_warning(man)) is not None and kind in CHECKED:
+        notes.insert(0, warn)
+    header = _header(kind, man, setup)
     dest = Path(dest) if dest is not None else out / ANALYSIS
     files = _write(kind, tables, extra, dest)
     if plots:
         files += _figures(kind, tables, out, outs, samples, names, dest)
     return Analysis(method=kind, tables=tables, files=files, notes=notes, header=header)
+
+
+def _header(kind: str, man: dict, s: _Setup) -> str:
+    text = (f"{kind} analysis of sweep {man['name']!r} ({s.method}, {man['rows']:,} "
+            f"samples x {man['replicates']} replicate(s) = {man['runs']:,} runs; scenario "
+            f"{man['scenario_name']!r}, {man['months']} months; parameters not swept: "
+            f"{man.get('params_text', 'the parameter table defaults')}; outcomes averaged "
+            f"over replicates)")
+    if kind in CHECKED:
+        text += (f"\n*_conf: half-width of the {s.conf_level:.0%} bootstrap confidence "
+                 f"interval ({s.resamples} resamples)")
+    return text
 
 
 def _figures(kind: str, tables: dict[str, pd.DataFrame], out: Path, outs: Sequence[str],

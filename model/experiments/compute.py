@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from model.analysis import outcomes as O
 from model.core import spec
+from model.engine.paramsets import Posterior, posterior_columns
 from model.inputs.scenario import Scenario
 
 
@@ -43,6 +44,23 @@ class ChunkTask:
     #: numba threads for the kernel: None = numba's default (all cores, for the in-process
     #: backend); 1 in worker processes, where the processes are the parallelism.
     numba_threads: int | None = None
+    #: the posterior each run draws the parameters not swept from (None: the table's defaults)
+    posterior: Posterior | None = None
+
+
+def parameter_columns(task: ChunkTask, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """The chunk's parameter values, one column per parameter: the run's posterior draw
+    (``paramsets.posterior_columns``, as ``simulate`` draws it; the scenario's own values win),
+    then ``fixed``, then the swept values."""
+    cols: dict[str, np.ndarray] = {}
+    if task.posterior is not None:
+        cols.update(posterior_columns(task.posterior, task.seed, ids,
+                                      exclude=tuple(task.scenario.params)))
+    for name, v in task.fixed.items():
+        cols[name] = np.full(len(ids), float(v))
+    for k, name in enumerate(task.names):
+        cols[name] = task.matrix[:, k].astype(np.float64)
+    return cols
 
 
 @dataclass
@@ -67,9 +85,7 @@ def compute_chunk(task: ChunkTask) -> ChunkOut:
         numba.set_num_threads(min(task.numba_threads, numba.config.NUMBA_NUM_THREADS))
     t0 = time.perf_counter()
     ids = np.arange(task.run_lo, task.run_hi, dtype=np.int64)
-    rows = [{**task.fixed, **dict(zip(task.names, map(float, v), strict=True))}
-            for v in task.matrix]
-    res = run_block(task.scenario, task.seed, ids, rows, task.months)
+    res = run_block(task.scenario, task.seed, ids, parameter_columns(task, ids), task.months)
     cols: dict[str, Any] = {
         "run_id": pa.array(ids, pa.int64()),
         "sample": pa.array(ids // task.replicates, pa.int64()),
@@ -123,6 +139,7 @@ def _split_pair(text: str) -> tuple[str, str]:
 def chunk_tasks(sw, x: np.ndarray, bounds: list[tuple[int, int]], todo: Iterable[int],
                 numba_threads: int | None = None) -> Iterator[ChunkTask]:
     """The tasks of chunks ``todo`` of sweep ``sw`` (a ``Sweep``) over sample matrix ``x``."""
+    post = sw.posterior()
     for k in todo:
         lo, hi = bounds[k]
         ids = np.arange(lo, hi)
@@ -130,4 +147,4 @@ def chunk_tasks(sw, x: np.ndarray, bounds: list[tuple[int, int]], todo: Iterable
                         seed=sw.seed, replicates=sw.replicates, names=sw.names,
                         matrix=x[ids // sw.replicates], fixed=sw.fixed,
                         outcomes=sw.outcomes, timeseries=sw.timeseries,
-                        numba_threads=numba_threads)
+                        numba_threads=numba_threads, posterior=post)

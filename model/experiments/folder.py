@@ -10,8 +10,12 @@ Layout of an output folder ``DIR``::
     analysis/            what ``analyze`` writes (by default)
 
 Runs are numbered ``run_id = sample * replicates + replicate`` and chunk ``k`` holds run ids
-``chunk_bounds(runs, chunk)[k]`` = ``[k * chunk, min((k + 1) * chunk, runs))``. Part files are
-written atomically, and a part counts as done only when it reads back with its chunk's row count.
+``chunk_bounds(runs, chunk)[k]`` = ``[k * chunk, min((k + 1) * chunk, runs))``. The store gives
+the rest (``model.io.store``): one writer at a time (``.lock``), part files written atomically
+and sealed (``part-NNNNNN.parquet.check``: the spec hash and the part's sha256), and a part counts
+as done only when its seal matches this spec and its bytes and it reads back with its chunk's row
+count; anything else (another sweep's part, changed bytes) is recomputed, and the readers here
+never read it.
 """
 
 from __future__ import annotations
@@ -37,14 +41,15 @@ SERIES = Parts(TIMESERIES, "part-{:06d}.parquet")
 
 __all__ = ["ANALYSIS", "DEFAULT_CHUNK", "MANIFEST", "PARTS", "ROWS", "SAMPLES", "SERIES",
            "TIMESERIES", "check_out_dir", "done_chunks", "load_results", "load_samples",
-           "load_timeseries", "manifest_for", "part_name", "read_manifest", "sweep_store"]
+           "load_timeseries", "manifest_for", "part_name", "read_manifest", "rejected_text",
+           "sweep_store"]
 
 
 def sweep_store(out: str | Path) -> Store:
     """The chunk store of sweep folder ``out``."""
-    return Store(out, FORMAT, (ROWS, SERIES), files=(SAMPLES, ANALYSIS), what="sweep",
-                 theirs="this spec", hint="; give the --out folder of 'python -m model sweep'",
-                 error=SweepError)
+    return Store(out, FORMAT, (ROWS, SERIES), files=(SAMPLES, ANALYSIS), key="spec",
+                 what="sweep", theirs="this spec",
+                 hint="; give the --out folder of 'python -m model sweep'", error=SweepError)
 
 
 def part_name(k: int) -> str:
@@ -59,12 +64,14 @@ def read_manifest(out: str | Path) -> dict:
 def check_out_dir(out: Path, sw: Sweep, fresh: bool = False) -> dict | None:
     """Refuse folders that hold something else; return the manifest when resuming (None for a
     new or empty folder, or with ``fresh``, when the folder's sweep will be replaced)."""
-    return sweep_store(out).check(sw.spec_dict(), "spec", fresh=fresh)
+    return sweep_store(out).check(sw.spec_dict(), fresh=fresh)
 
 
-def done_chunks(out: Path, man: dict) -> set[int]:
-    """Indices of the chunks whose part files are complete."""
-    st = sweep_store(out)
+def done_chunks(out: Path | Store, man: dict) -> set[int]:
+    """Indices of the chunks whose part files are complete (sealed for this spec, bytes intact,
+    the chunk's row count); given a store, its ``rejected`` says why the others present don't
+    count."""
+    st = out if isinstance(out, Store) else sweep_store(out)
     bounds = chunk_bounds(man["runs"], man["chunk"])
     done = st.done(ROWS, {k: hi - lo for k, (lo, hi) in enumerate(bounds)})
     if man["timeseries"]:
@@ -108,6 +115,8 @@ def manifest_for(sw: Sweep, chunk: int) -> dict:
         "seed": sw.seed,
         "parameters": [d.as_dict() for d in sw.dims],
         "fixed": sw.fixed,
+        "params": sw.params,
+        "params_text": sw.params_text(),
         "outcomes": [{**o.as_dict(), "unit": o.unit} for o in sw.outcomes],
         "timeseries": list(sw.timeseries),
         "samples_file": SAMPLES,
@@ -132,11 +141,11 @@ def load_results(out: str | Path, columns: Sequence[str] | None = None,
     out = Path(out)
     st = sweep_store(out)
     man = st.read_manifest()
-    done = sorted(done_chunks(out, man))
+    done = sorted(done_chunks(st, man))
     if complete and len(done) < man["chunks"]:
         raise SweepError(f"{out}: the sweep is incomplete ({len(done)} of {man['chunks']} chunks "
-                         f"done); run the same 'python -m model sweep' command again to finish "
-                         f"it")
+                         f"done){rejected_text(st)}; run the same 'python -m model sweep' "
+                         f"command again to finish it")
     cols = list(columns) if columns is not None else None
     tables = [st.read_table(ROWS, k, cols) for k in done]
     if not tables:
@@ -156,12 +165,27 @@ def load_timeseries(out: str | Path, columns: Sequence[str] | None = None) -> pd
     man = st.read_manifest()
     if not man["timeseries"]:
         raise SweepError(f"{out}: the sweep stored no time series (set 'timeseries: true')")
-    done = sorted(done_chunks(out, man))
+    done = sorted(done_chunks(st, man))
     return pa.concat_tables([st.read_table(SERIES, k, columns) for k in done]).to_pandas()
 
 
 def load_samples(out: str | Path) -> pd.DataFrame:
     """The sample matrix of a sweep folder: one row per sample, one column per parameter."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return pq.read_table(Path(out) / SAMPLES).to_pandas()
+    path = Path(out) / SAMPLES
+    try:
+        return pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise SweepError(f"{path}: unreadable sample matrix ({exc}); use --fresh to start "
+                         f"over in this folder, or another --out") from None
+
+
+def rejected_text(st: Store, limit: int = 5) -> str:
+    """``; N part(s) do not count: name: why, ...`` for the parts the store rejected."""
+    if not st.rejected:
+        return ""
+    items = [f"{name}: {why}" for name, why in sorted(st.rejected.items())[:limit]]
+    more = f", and {len(st.rejected) - limit} more" if len(st.rejected) > limit else ""
+    return f"; {len(st.rejected)} part(s) do not count ({'; '.join(items)}{more})"

@@ -5,6 +5,10 @@ Run ``run_id`` draws its random numbers from ``SeedSequence(seed, spawn_key=(run
 computed: a rerun of the same command completes the missing chunks only, and the result equals an
 uninterrupted sweep's. Where chunks run (this process, local processes, Dask) is
 ``model.engine.executors``; the folder is ``model.experiments.folder``.
+
+The folder's writer lock is taken right after the folder is checked and held until the sweep
+ends, so a second sweep on the same ``--out`` is refused at once and nothing of it is written;
+parts that fail their seal (another sweep's, changed bytes) are named and recomputed.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from model.experiments.folder import (
     done_chunks,
     load_samples,
     manifest_for,
+    rejected_text,
     sweep_store,
 )
 from model.experiments.spec import Sweep, SweepError
@@ -76,28 +81,27 @@ def _executor(workers: int, dask: str | None, scheduler: str | None, client) -> 
         raise SweepError(str(exc)) from None
 
 
-def _prepare(sw: Sweep, out: Path, x: np.ndarray, chunk: int, fresh: bool,
-             say: Callable[[str], None]) -> tuple[Store, dict, np.ndarray]:
-    """The folder ready to receive parts: its store, its manifest and the sample matrix."""
-    st = sweep_store(out)
-    old = check_out_dir(out, sw, fresh=fresh)
-    if fresh and st.exists():
+def _prepare(st: Store, sw: Sweep, x: np.ndarray, chunk: int, fresh: bool,
+             say: Callable[[str], None]) -> tuple[dict, np.ndarray]:
+    """The (locked) folder ready to receive parts: its manifest and the sample matrix."""
+    out = st.root
+    old = st.check(sw.spec_dict(), fresh=fresh)     # again, now that no one else writes
+    if fresh:
         st.clear()
     if old is None:
         # the samples before the manifest: a folder with a manifest always has its samples
-        out.mkdir(parents=True, exist_ok=True)
         atomic.write_parquet(out / SAMPLES,
                              pa.table({n: x[:, k] for k, n in enumerate(sw.names)}))
-        return st, st.open(manifest_for(sw, chunk), "spec"), x
+        return st.open(manifest_for(sw, chunk)), x
     if old["chunk"] != chunk:
         say(f"resuming with the folder's chunk size {old['chunk']} (not {chunk})")
-    man = st.open(old, "spec")              # checks again, sweeps up temporary leftovers
+    man = st.open(old)                      # checks again, sweeps up temporary leftovers
     saved = load_samples(out)[list(sw.names)].to_numpy()
     if saved.shape != x.shape or not np.array_equal(saved, x):
         say("note: this installation draws a different sample matrix than the folder's; "
             "resuming with the folder's samples.parquet")
         x = saved
-    return st, man, x
+    return man, x
 
 
 def run_sweep(sw: Sweep, out: str | Path, *, workers: int = 1, dask: str | None = None,
@@ -120,24 +124,36 @@ def run_sweep(sw: Sweep, out: str | Path, *, workers: int = 1, dask: str | None 
     if chunk < 1:
         raise SweepError(f"--chunk must be >= 1, got {chunk}")
     check_out_dir(out, sw, fresh=fresh)          # refuse before starting any worker
-    x = sw.sample_matrix()
-    executor = _executor(workers, dask, scheduler, client)
-    t0 = time.perf_counter()
-    with executor:
-        st, man, x = _prepare(sw, out, x, chunk, fresh, say)
-        bounds = chunk_bounds(sw.runs, man["chunk"])
-        done = done_chunks(out, man)
-        todo = [k for k in range(len(bounds)) if k not in done]
-        if done:
-            say(f"resuming {out}: {len(done)} of {len(bounds)} chunk(s) already complete")
-        report = SweepReport(out=out, runs=sw.runs, chunks=len(bounds), computed_chunks=0,
-                             computed_runs=0, resumed_chunks=len(done), seconds=0.0,
-                             backend=executor.label)
-        tasks = compute.chunk_tasks(sw, x, bounds, todo, executor.numba_threads)
-        _drive(executor, tasks, st, report, progress, on_chunk,
-               initial=sum(bounds[k][1] - bounds[k][0] for k in done), name=sw.name)
+    # the writer lock: a second sweep on this folder is refused here; a folder this call
+    # created is removed again if it fails before writing anything
+    with sweep_store(out) as st:
+        x = sw.sample_matrix()
+        executor = _executor(workers, dask, scheduler, client)
+        t0 = time.perf_counter()
+        with executor:
+            report = _run(st, sw, x, executor, chunk, fresh, progress, on_chunk, say)
     report.seconds = time.perf_counter() - t0
     report.driver_maxrss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return report
+
+
+def _run(st: Store, sw: Sweep, x: np.ndarray, executor: Executor, chunk: int, fresh: bool,
+         progress: bool, on_chunk, say: Callable[[str], None]) -> SweepReport:
+    """Prepare the locked folder and compute its missing chunks."""
+    man, x = _prepare(st, sw, x, chunk, fresh, say)
+    bounds = chunk_bounds(sw.runs, man["chunk"])
+    done = done_chunks(st, man)
+    todo = [k for k in range(len(bounds)) if k not in done]
+    if st.rejected:
+        say(f"note: {rejected_text(st).removeprefix('; ')}; they are recomputed")
+    if done:
+        say(f"resuming {st.root}: {len(done)} of {len(bounds)} chunk(s) already complete")
+    report = SweepReport(out=st.root, runs=sw.runs, chunks=len(bounds), computed_chunks=0,
+                         computed_runs=0, resumed_chunks=len(done), seconds=0.0,
+                         backend=executor.label)
+    tasks = compute.chunk_tasks(sw, x, bounds, todo, executor.numba_threads)
+    _drive(executor, tasks, st, report, progress, on_chunk,
+           initial=sum(bounds[k][1] - bounds[k][0] for k in done), name=sw.name)
     return report
 
 

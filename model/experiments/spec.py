@@ -16,6 +16,13 @@ A sweep is described by a YAML spec (see ``docs/sweeps.md``)::
 ``load_spec(path)`` reads and validates a file, ``from_mapping(data)`` a parsed mapping;
 ``Sweep.spec_dict()`` is everything that determines the numbers (hashed to decide whether a
 folder can be resumed).
+
+The parameters a sweep does not vary (``params``, ``PARAMS``): ``posterior`` (the default when
+a calibrated posterior is shipped, as for ``simulate(params=None)``): each run draws its set from
+the posterior by its own seed stream (``model.engine.paramsets``), the scenario's own values
+winning; ``default``: the parameter table's defaults and the scenario's values. ``fixed`` and the
+swept parameters go on top of either. The choice and the posterior file's checksum are part of
+the spec hash.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,17 +41,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from model.analysis import outcomes as O
 from model.core import params as P
 from model.core import spec
+from model.engine import paramsets
 from model.experiments.samplers import SAMPLER_MODELS, SAMPLERS, StrictBool, StrictInt, draw
 from model.inputs.compiled import compile_scenario
 from model.inputs.scenario import MAX_MONTHS, Scenario, load_scenario
 from model.io import yamlio
 from model.io.errors import ModelInputError
+from model.io.store import file_digest
 
 FORMAT = "afpak-sweep/1"
 MAX_RUNS = 100_000_000
 MAX_SEED = 2**63 - 1
 #: Columns of every part file besides the parameters and the outcomes.
 ID_COLUMNS = ("run_id", "sample", "replicate", "seed")
+#: Where the parameters a sweep does not vary come from (spec ``params``, ``--params``).
+PARAMS = ("posterior", "default")
+#: What each choice means, in the words of the spec summary.
+PARAMS_TEXT = {"posterior": "per-run draws from the calibrated posterior",
+               "default": "the parameter table's defaults"}
 
 
 class SweepError(ModelInputError):
@@ -67,6 +81,7 @@ class _SpecModel(BaseModel):
     outcomes: dict[str, Any]
     timeseries: StrictBool | list[str] = False
     fixed: dict[str, Any] = Field(default_factory=dict)
+    params: Literal["posterior", "default"] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,10 @@ class Sweep:
     name: str = "sweep"
     description: str = ""
     spec_file: str | None = None
+    #: "posterior" or "default" (``PARAMS``): where the parameters not swept come from
+    params: str = "default"
+    #: sha256 of the posterior file drawn from (``params == "posterior"``)
+    posterior_sha256: str | None = None
 
     @property
     def method(self) -> str:
@@ -155,7 +174,20 @@ class Sweep:
             "timeseries": list(self.timeseries),
             "fixed": dict(self.fixed),
             "base_parameters": P.resolve(self.scenario.params),
+            "params": self.params,
+            "posterior_sha256": self.posterior_sha256,
         }
+
+    def posterior(self) -> paramsets.Posterior | None:
+        """The posterior the runs draw from (None with ``params: default``)."""
+        return paramsets.load_posterior() if self.params == "posterior" else None
+
+    def params_text(self) -> str:
+        """Where the parameters not swept come from, in words (for the summary)."""
+        text = PARAMS_TEXT[self.params]
+        if self.fixed:
+            text += f", with {', '.join(self.fixed)} fixed"
+        return text
 
     def spec_hash(self) -> str:
         text = json.dumps(self.spec_dict(), sort_keys=True, separators=(",", ":"))
@@ -392,9 +424,28 @@ def _top_level(data: Any, doc: yamlio.Located | None, file: str,
                          ) from None
 
 
+def _params_choice(given: str | None, at: Where, errors: list[str]) -> tuple[str, str | None]:
+    """The resolved ``params`` choice and the posterior's checksum (None for "default")."""
+    if given is not None and given not in PARAMS:
+        errors.append(f"{at('params')}: params: expected one of {', '.join(PARAMS)}, got "
+                      f"{given!r}")
+        return "default", None
+    choice = given or ("posterior" if paramsets.posterior_exists() else "default")
+    if choice == "default":
+        return choice, None
+    try:
+        paramsets.load_posterior()
+        return choice, file_digest(paramsets.POSTERIOR_PATH)
+    except (ModelInputError, OSError) as exc:
+        errors.append(f"{at('params')}: params: posterior: {exc}")
+        return choice, None
+
+
 def from_mapping(data: Any, doc: yamlio.Located | None = None, spec_file: Path | None = None,
-                 samples: int | None = None, scenario: Scenario | None = None) -> Sweep:
-    """Validate a parsed spec into a Sweep (``samples`` overrides the spec's N).
+                 samples: int | None = None, scenario: Scenario | None = None,
+                 params: str | None = None) -> Sweep:
+    """Validate a parsed spec into a Sweep (``samples`` overrides the spec's N, ``params`` its
+    ``params``, as --params does).
 
     Raises SweepError listing every problem with ``file:line:col``. ``scenario`` (a Scenario)
     replaces the spec's ``scenario`` path (for callers that build sweeps in Python).
@@ -426,6 +477,7 @@ def from_mapping(data: Any, doc: yamlio.Located | None = None, spec_file: Path |
         errors.append(str(exc))
         outs = []
     ts = _check_timeseries(top.timeseries, at, errors)
+    choice, post_sha = _params_choice(params if params is not None else top.params, at, errors)
     if errors:
         raise SweepError("\n".join(errors))
 
@@ -433,17 +485,20 @@ def from_mapping(data: Any, doc: yamlio.Located | None = None, spec_file: Path |
                sampler=sampler or {}, samples=n, replicates=top.replicates, seed=top.seed,
                outcomes=tuple(outs), timeseries=ts, fixed=fixed,
                name=top.name or (Path(file).stem if doc is not None else "sweep"),
-               description=top.description, spec_file=str(spec_file) if spec_file else None)
+               description=top.description, spec_file=str(spec_file) if spec_file else None,
+               params=choice, posterior_sha256=post_sha)
     if sw.runs > MAX_RUNS:
         raise SweepError(f"{file}: the sweep has {sw.rows:,} samples x {sw.replicates} "
                          f"replicates = {sw.runs:,} runs; the limit is {MAX_RUNS:,}")
     return sw
 
 
-def load_spec(path: str | Path, samples: int | None = None) -> Sweep:
-    """Read and validate a sweep spec file (``samples`` overrides its N, as --samples)."""
+def load_spec(path: str | Path, samples: int | None = None, params: str | None = None
+              ) -> Sweep:
+    """Read and validate a sweep spec file (``samples`` overrides its N, as --samples;
+    ``params`` its ``params``, as --params)."""
     doc = yamlio.load(path)
-    return from_mapping(doc.data, doc, Path(path), samples=samples)
+    return from_mapping(doc.data, doc, Path(path), samples=samples, params=params)
 
 
 def sample_matrix(sw: Sweep) -> np.ndarray:

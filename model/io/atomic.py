@@ -116,7 +116,7 @@ def clean_stale(path: Path) -> int:
     return n
 
 
-class Terminated(KeyboardInterrupt):  # noqa: N818 - it is an interruption, as Ctrl-C
+class Terminated(KeyboardInterrupt):
     """Raised in the main thread by a signal under ``terminate_cleanly``."""
 
     def __init__(self, signum: int) -> None:

@@ -68,8 +68,8 @@ API:
     ``read_arrays(parts, key) -> dict``, ``read_table(parts, key, columns=None)``;
   - ``verify(parts, key, rows=None) -> str | None`` (None: complete, else why not);
     ``part_ok(parts, key, rows=None) -> bool``; ``done(parts, rows: Mapping[key, int | None])
-    -> set`` of the keys whose parts are complete (``rejected``: key -> why, for parts present
-    but not counted);
+    -> set`` of the keys whose parts are complete (``rejected``: part path under ``root`` ->
+    why, for parts present but not counted);
   - ``clean_temp() -> int``.
 
 Every writer of a resumable folder (sweeps, ``model.experiments.folder``; the calibration,
@@ -234,8 +234,8 @@ class Store:
         self.error = error
         #: the identity's fingerprint, known once the store is opened or its manifest read
         self.fingerprint: str | None = None
-        #: parts present but not counted by the last ``done`` call: key -> why
-        self.rejected: dict[Key, str] = {}
+        #: parts present but not counted by ``done`` calls: path under ``root`` -> why
+        self.rejected: dict[str, str] = {}
         self._lock: tuple[weakref.finalize, bool] | None = None
 
     @property
@@ -328,8 +328,9 @@ class Store:
 
     # --- the folder ---------------------------------------------------------------------------
 
-    def _refuse_unowned(self) -> None:
-        """Refuse a folder without a manifest that holds anything: foreign files, or parts."""
+    def _refuse_unowned(self, parts_too: bool = True) -> None:
+        """Refuse a folder without a manifest that holds foreign files (or, ``parts_too``,
+        part files)."""
         others = sorted(p.name for p in self.root.iterdir()
                         if p.name not in self.owned() and not p.name.startswith("."))
         if others:
@@ -337,7 +338,7 @@ class Store:
                 f"{self.root}: the folder exists and is not a {self.what} folder (it holds "
                 f"{', '.join(others[:5])}); give a new or empty folder")
         stray = [f for parts in self.parts for f in parts.files(self.root)]
-        if stray:
+        if stray and parts_too:
             raise self.error(
                 f"{self.root}: the folder holds {len(stray)} {self.what} part file(s) but no "
                 f"{MANIFEST}: the manifest was deleted, or the parts are another "
@@ -356,13 +357,7 @@ class Store:
         if not self.root.exists():
             return None
         if not self.manifest_path.exists():
-            if fresh:
-                others = [p for p in self.root.iterdir()
-                          if p.name not in self.owned() and not p.name.startswith(".")]
-                if others:
-                    self._refuse_unowned()
-            else:
-                self._refuse_unowned()
+            self._refuse_unowned(parts_too=not fresh)   # --fresh clears the parts
             return None
         man = self.read_manifest()
         if fresh:
@@ -494,5 +489,5 @@ class Store:
             if why is None:
                 out.add(k)
             elif why != "missing":
-                self.rejected[k] = why
+                self.rejected[f"{parts.folder}/{parts.name(k)}"] = why
         return out
