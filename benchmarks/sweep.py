@@ -7,9 +7,10 @@ The sweep is ``scenarios/sweeps/history_sobol.yaml`` with its N set to the power
 brings the run count nearest to ``--runs``. Each configuration runs in a fresh process, so peak
 memory (``ru_maxrss``) is its own:
 
-- ``engine``: ``model.engine.runner.iter_chunks`` over the same number of runs (default parameters),
-  results discarded: the bare engine's throughput (one process; the numba kernel uses every
-  core);
+- ``engine``: ``model.engine.runner.iter_chunks`` over the same number of runs, with the
+  sweep's source of the parameters not swept (``params``: the calibrated posterior by default,
+  ``--params default`` for the table's), results discarded: the bare engine's throughput (one
+  process; the numba kernel uses every core);
 - ``sweep``: ``model.experiments.sweep.run_sweep`` in the driver process (the default,
   ``--workers 1``; every core through numba), outcomes computed and written to Parquet;
 - ``pool2``: a local process pool of 2 workers (``--workers 2``), one numba thread each;
@@ -48,18 +49,18 @@ def _samples_for(runs: int) -> int:
     return 2 ** max(1, round(math.log2(max(runs, per_n) / per_n)))
 
 
-def _one(kind: str, runs: int, chunk: int, out: Path) -> dict:
+def _one(kind: str, runs: int, chunk: int, out: Path, params: str | None = None) -> dict:
     """One configuration, in this (fresh) process."""
     from model.experiments import sweep as S
 
-    sw = S.load_spec(SPEC, samples=_samples_for(runs))
+    sw = S.load_spec(SPEC, samples=_samples_for(runs), params=params)
     if kind == "engine":
         from model.engine.runner import iter_chunks
 
         t0 = time.perf_counter()
         n = 0
         for res in iter_chunks(sw.scenario, runs=sw.runs, seed=sw.seed, months=sw.months,
-                               chunk=chunk):
+                               chunk=chunk, params=sw.params):
             n += res.runs
         wall = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -82,7 +83,7 @@ def _one(kind: str, runs: int, chunk: int, out: Path) -> dict:
             "driver_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "worker_mib": max(rep.worker_maxrss_kib.values()) / 1024,
             "disk_mib": disk / 2**20, "samples": sw.samples, "rows": sw.rows,
-            "chunks": rep.chunks, "months": sw.months}
+            "chunks": rep.chunks, "months": sw.months, "params": sw.params}
 
 
 def main() -> int:
@@ -91,11 +92,13 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=1024, help="runs per chunk (default 1024)")
     ap.add_argument("--configs", default="engine,sweep,pool2,dask1,dask2",
                     help="configurations to time (default engine,sweep,pool2,dask1,dask2)")
+    ap.add_argument("--params", choices=("posterior", "default"), default=None,
+                    help="parameters not swept (default: the spec's, the calibrated posterior)")
     ap.add_argument("--one", choices=CONFIGS, help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        res = _one(args.one, args.runs, args.chunk, Path(args.out))
+        res = _one(args.one, args.runs, args.chunk, Path(args.out), args.params)
         print(json.dumps(res))
         return 0
 
@@ -111,7 +114,8 @@ def main() -> int:
         for kind in plan:
             out = tmp / kind
             cmd = [sys.executable, __file__, "--one", kind, "--runs", str(args.runs),
-                   "--chunk", str(args.chunk), "--out", str(out)]
+                   "--chunk", str(args.chunk), "--out", str(out),
+                   *(["--params", args.params] if args.params else [])]
             print(f"running {kind} ...", file=sys.stderr, flush=True)
             done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
             if done.returncode:
@@ -126,7 +130,8 @@ def main() -> int:
     first = rows[1] if len(rows) > 1 else eng
     print(f"Sobol sweep of {SPEC.relative_to(ROOT)}: N={first['samples']}, {first['rows']:,} "
           f"samples, {first['runs']:,} runs of {first['months']} months, {first['chunks']} "
-          f"chunks of {args.chunk}; {os.cpu_count()} CPU(s)")
+          f"chunks of {args.chunk}; parameters not swept: {first.get('params', 'default')}; "
+          f"{os.cpu_count()} CPU(s)")
     print(f"{'config':22s} {'runs':>9s} {'wall s':>8s} {'runs/s':>9s} {'driver MiB':>11s} "
           f"{'worker MiB':>11s} {'disk MiB':>9s} {'engine/sweep':>13s}")
     for r in rows:

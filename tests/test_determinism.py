@@ -12,7 +12,7 @@ from conftest import event, scenario
 from model.adapters.mesa_model import DEFAULT_SCENARIO, AfPakModel
 from model.core import spec
 from model.engine.runner import iter_chunks, simulate
-from model.inputs.scenario import load_scenario
+from model.inputs.scenario import from_mapping, load_scenario
 
 ARRAYS = ("trust", "aid", "state", "actions")
 BASELINE = load_scenario(DEFAULT_SCENARIO)
@@ -139,6 +139,41 @@ def test_mesa_face_with_parameters_and_scenario():
     trust, aid = _mesa_series(model)
     assert np.array_equal(trust.astype(np.float32), res.trust[0])
     assert np.array_equal(aid.astype(np.float32), res.aid[0])
+
+
+#: A branch of the baseline that changes parameters and an intervention from 2002-07 (step 18).
+BRANCH = from_mapping({"name": "branch", "extends": "baseline.yaml", "branch": "2002-07",
+                       "params": {"forgetting": 0.9, "aid_compliance": 0.95},
+                       "interventions": [{"from": "2002-07", "actor": "US",
+                                          "forbid": ["US_SUSPEND_AID"]}]})
+
+
+def _mesa_actions(model: AfPakModel) -> np.ndarray:
+    agents = model.datacollector.get_agent_vars_dataframe().reset_index()
+    agents = agents[agents["Step"] >= 1]
+    index = {a.name: k for k, a in enumerate(spec.ACTIONS)}
+    return np.stack([agents[agents["actor"] == actor].sort_values("Step")["action"]
+                     .map(index).to_numpy() for actor in spec.ACTORS], axis=1)
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_mesa_face_follows_a_branch(seed):
+    """The Mesa face runs a branch as the engine does: the parent, with the parent's parameters,
+    until the branch month, then the branch with its own; keyword parameters apply throughout."""
+    months, b = 36, 18
+    model = AfPakModel(scenario=BRANCH, rng=seed, months=months, evidence_gain=2.0)
+    for _ in range(months):
+        model.step()
+    res = simulate(BRANCH, runs=1, seed=seed, months=months, params={"evidence_gain": 2.0})
+    trust, aid = _mesa_series(model)
+    assert np.array_equal(trust.astype(np.float32), res.trust[0])
+    assert np.array_equal(aid.astype(np.float32), res.aid[0])
+    assert np.array_equal(_mesa_actions(model), res.actions[0])
+    parent = simulate(BRANCH.parent, runs=1, seed=seed, months=months,
+                      params={"evidence_gain": 2.0})
+    assert np.array_equal(res.trust[0, :b + 1], parent.trust[0, :b + 1])
+    assert np.array_equal(res.actions[0, :b], parent.actions[0, :b])
+    assert not np.array_equal(res.trust[0, b + 1:], parent.trust[0, b + 1:])
 
 
 def test_mesa_seed_zero_is_a_seed():

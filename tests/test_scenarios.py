@@ -131,6 +131,24 @@ CORPUS: dict[str, Case] = {
     "trigger_unknown_actor.yaml": case(5, "unknown actor 'PAK_MILL'", "did you mean 'PAK_MIL'"),
     "trigger_then_empty.yaml": case(6, "'then' needs an 'action' and/or 'effects'"),
     "branch_without_extends.yaml": case(4, "'branch' needs 'extends'"),
+    # a branch: what could only act before its month is refused (it would have no effect)
+    "branch_edit_remove_before.yaml": case(5, "'remove' would have no effect",
+                                           "before the branch month 2012-01"),
+    "branch_edit_scale_before.yaml": case(5, "'scale' would have no effect"),
+    "branch_edit_shift_before.yaml": case(5, "'shift' would have no effect"),
+    "branch_edit_shift_across.yaml": case(5, "shifts it to 2010-11, before the branch month "
+                                             "2011-06", "use 'remove'"),
+    "branch_catalog_exclude_before.yaml": case(5, "catalog exclude 'salala_strike_2011'",
+                                               "would have no effect"),
+    "branch_catalog_severity_before.yaml": case(6, "severity of 'abbottabad_raid_2011'",
+                                                "would have no effect"),
+    "branch_initial_changed.yaml": case(6, "initial trust 'PAK_MIL->US'",
+                                        "would have no effect"),
+    "branch_event_before.yaml": case(5, "is before the branch month 2017-01"),
+    "branch_intervention_before.yaml": case(5, "intervention starts 2016-01, before the "
+                                               "branch month 2017-01"),
+    "branch_trigger_before.yaml": case(7, "watches from 2005-01, before the branch month "
+                                          "2009-01"),
     # extends
     "extends_missing.yaml": case(2, "no scenario file 'no_such_scenario.yaml'"),
     "extends_name_too_long.yaml": case(2, "no scenario file"),

@@ -25,9 +25,11 @@ from model.analysis import outcomes as O
 from model.cli.sweep import main
 from model.core import params as P
 from model.engine import executors as E
+from model.engine.paramsets import draw_params
 from model.engine.runner import run_block
 from model.experiments import sweep as S
 from model.inputs.scenario import load_scenario
+from model.io import atomic
 from model.io.paths import ROOT
 
 HISTORY = load_scenario(ROOT / "scenarios" / "history.yaml")
@@ -67,6 +69,13 @@ def write(tmp: Path, text: str, name: str = "spec.yaml") -> Path:
 def sweep(spec: Path, out: Path, *extra: str) -> int:
     return main(["sweep", str(spec), "--out", str(out), "--chunk", str(CHUNK), "--quiet",
                  *extra])
+
+
+def drawn(rid: int, swept: dict[str, float], seed: int = 7) -> dict[str, float]:
+    """Run ``rid``'s parameters as a sweep with the default ``params: posterior`` gives them:
+    the run's draw from the calibrated posterior (as ``simulate(params=None)``), the scenario's
+    own values winning, the swept values on top."""
+    return {**draw_params(seed, [rid], exclude=tuple(HISTORY.params))[0], **swept}
 
 
 def files(d: Path) -> dict[str, float]:
@@ -296,8 +305,13 @@ def test_rows_ids_parameters_and_manifest(reference, tmp_path):
     assert man["spec_hash"] == S.load_spec(spec).spec_hash()
     assert (man["sampler"], man["samples"], man["rows"], man["runs"]) == ("sobol", 8, 40, RUNS)
     assert (man["chunk"], man["chunks"]) == (CHUNK, CHUNKS)
-    parts = sorted(p.name for p in (out / "parts").iterdir())
+    parts = parts_of(out)
     assert parts == [f"part-{k:06d}.parquet" for k in range(CHUNKS)]
+    # each part sealed: the spec hash and the sha256 of its bytes (model.io.store)
+    for n in parts:
+        seal = json.loads((out / "parts" / f".{n}.check").read_text())
+        assert seal["fingerprint"] == man["spec_hash"]
+    assert man["params"] == "posterior"
     assert all(pq.read_metadata(out / "parts" / n).num_rows == CHUNK for n in parts)
 
 
@@ -307,8 +321,8 @@ def test_outcome_values_equal_a_direct_run(reference):
     _, df = reference
     for rid in (0, 17, 79):
         row = df.iloc[rid]
-        prm = {p: float(row[p]) for p in ("retaliation_gain", "choice_temperature",
-                                          "aid_compliance")}
+        prm = drawn(rid, {p: float(row[p]) for p in ("retaliation_gain", "choice_temperature",
+                                                     "aid_compliance")})
         res = run_block(HISTORY, 7, [rid], [prm], 48)
         assert row["final_mil_us"] == float(res.trust_series("PAK_MIL", "US")[0, -1])
         closed = res.state[0, 1:, 2] < 0.5       # supply_route_open
@@ -324,7 +338,7 @@ def test_same_values_for_any_chunking_and_process_count(reference, tmp_path):
     out = tmp_path / "out"
     assert main(["sweep", str(spec), "--out", str(out), "--chunk", "7", "--workers", "2",
                  "--quiet"]) == 0
-    assert len(list((out / "parts").iterdir())) == -(-RUNS // 7)
+    assert len(parts_of(out)) == -(-RUNS // 7)
     pd.testing.assert_frame_equal(S.load_results(out), ref)
 
 
@@ -398,7 +412,7 @@ def test_resume_after_sigkill(reference, tmp_path, capsys):
 
     assert sweep(spec, out) == 0
     assert f"{len(done) - 1} of {CHUNKS} chunk(s) already complete" in capsys.readouterr().err
-    assert [p.name for p in (out / "parts").iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in (out / "parts").iterdir() if atomic.is_temp(p.name)] == []
     pd.testing.assert_frame_equal(S.load_results(out), ref)
 
 
@@ -419,7 +433,7 @@ def test_keyboard_interrupt_leaves_only_complete_parts(reference, tmp_path, monk
     monkeypatch.setattr(pq, "write_table", flaky)
     assert sweep(spec, out) == 130
     assert "interrupted" in capsys.readouterr().err
-    names = sorted(p.name for p in (out / "parts").iterdir())
+    names = parts_of(out)
     assert names == ["part-000000.parquet", "part-000001.parquet"]
     for n in names:
         assert pq.read_metadata(out / "parts" / n).num_rows == CHUNK
@@ -506,8 +520,9 @@ def test_timeseries_on_request(tmp_path):
                                 "public_hostility", "action_PAK_MIL"]
     rows = S.load_results(out)
     rid = 33
-    prm = {p: float(rows.loc[rid, p]) for p in ("retaliation_gain", "choice_temperature",
-                                                "aid_compliance")}
+    prm = drawn(rid, {p: float(rows.loc[rid, p]) for p in ("retaliation_gain",
+                                                           "choice_temperature",
+                                                           "aid_compliance")})
     res = run_block(HISTORY, 7, [rid], [prm], 48)
     one = ts[ts["run_id"] == rid].sort_values("step")
     assert one["step"].tolist() == list(range(49))
@@ -546,7 +561,8 @@ def test_analyze_sobol(reference, tmp_path, capsys):
     assert "outcome route_closed" in text
     assert "S1_conf" in text
     table = pd.read_csv(dest / "sobol.csv")
-    assert list(table.columns) == ["outcome", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
+    assert list(table.columns) == ["outcome", "parameter", "S1", "S1_conf", "ST", "ST_conf",
+                                   "caveat"]
     assert len(table) == len(OUTCOMES) * 3
     sw = S.load_spec(spec)
     for name in ("route_closed", "final_mil_us"):
@@ -575,7 +591,7 @@ def test_analyze_morris_and_lhs(tmp_path, capsys):
     assert "morris analysis" in capsys.readouterr().out
     table = pd.read_csv(tmp_path / "m" / "analysis" / "morris.csv")
     assert list(table.columns) == ["outcome", "parameter", "mu", "mu_star", "sigma",
-                                   "mu_star_conf"]
+                                   "mu_star_conf", "caveat"]
     sw = S.load_spec(mspec)
     df = S.load_results(tmp_path / "m")
     x = S.load_samples(tmp_path / "m").to_numpy()
@@ -651,7 +667,7 @@ def test_fresh_starts_over_in_a_folder_of_another_sweep(reference, tmp_path, cap
     assert (df["seed"] == 8).all()
     assert json.loads((out / "manifest.json").read_text())["spec"]["seed"] == 8
     assert parts_of(out) == [f"part-{k:06d}.parquet" for k in range(CHUNKS)]
-    assert not list(out.rglob(".*"))
+    assert not [p for p in out.rglob(".*") if atomic.is_temp(p.name) or p.name == ".lock"]
     assert not df[list(OUTCOMES)].equals(ref[list(OUTCOMES)])
 
 

@@ -74,14 +74,14 @@ class AfPakModel(mesa.Model):
         self.master_seed = int(self._seed)
         cols = row_columns([params], where="AfPakModel")
         self.prm = records(base_record(sc.params, "scenario params"), 1, cols)[0]
-        # A branch scenario follows its parent (and the parent's parameters) until the branch;
-        # each phase's kernel inputs are built once, as the engine builds them.
-        c = self.compiled
-        start = c.parent if c.parent is not None else c
-        start_rec = records(base_record(start.scenario.params, "scenario params"), 1, cols)
-        self._phase_prm = start_rec[0]
-        self._inputs = {id(cc): cc.inputs() for cc in (c, c.parent) if cc is not None}
-        self.st = State(*(a[0] for a in initial_states(start.scenario, start_rec)))
+        # The run's phases (``Compiled.phases``), as the engine runs them: a branch scenario
+        # follows its parent, with the parent's parameters, until the branch month. Each phase:
+        # (end month, kernel inputs for all months, parameter record).
+        self._phases = [
+            (m1, c.inputs(), records(base_record(c.scenario.params, "scenario params"), 1, cols))
+            for c, _, m1 in self.compiled.phases()]
+        first = self.compiled.phases()[0][0].scenario
+        self.st = State(*(a[0] for a in initial_states(first, self._phases[0][2])))
         self.u = draw_uniforms(self.master_seed, [self.run_index], self.months)[0]
         self.month = 0
         self.dates = self.compiled.dates()
@@ -90,7 +90,7 @@ class AfPakModel(mesa.Model):
         # Trigger state per phase (a branch's parent and the branch have their own triggers).
         self._trig_state = {id(inp): (np.zeros(len(inp.triggers.event), dtype=bool),
                                       np.zeros(len(inp.triggers.event), dtype=bool))
-                            for inp in self._inputs.values()}
+                            for _, inp, _ in self._phases}
         self._led_a = np.zeros((1, layout.N_AID))
         reporters = {"date": lambda m: m.dates[m.month]}
         for i, a in enumerate(spec.ACTORS):
@@ -110,11 +110,9 @@ class AfPakModel(mesa.Model):
     @property
     def phase(self):
         """(kernel ``Inputs``, parameter record) in force this month: a branch scenario's
-        parent before the branch month, the scenario itself from then on."""
-        c = self.compiled
-        if c.parent is not None and self.month < c.branch:
-            return self._inputs[id(c.parent)], self._phase_prm
-        return self._inputs[id(c)], self.prm
+        parent's before the branch month, the scenario's own from then on."""
+        _, inp, rec = next((p for p in self._phases if self.month < p[0]), self._phases[-1])
+        return inp, rec[0]
 
     # The run's state, by name (the kernel's ``State`` bundle is ``st``).
     r = property(lambda self: self.st.r)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from model.core import params as P
+from model.core import rng
 from model.io.errors import ModelInputError
 from model.io.paths import DATA
 
@@ -109,15 +110,13 @@ def draw_index(seed: int, run_ids: Sequence[int], weights: np.ndarray) -> np.nda
 
     The same numbers as ``rng.choice(len(p), p=p)`` per run (a test checks it): ``choice``
     draws one uniform ``rng.random()`` and looks it up in the normalised cumulative weights;
-    here the uniforms are drawn per run and looked up all at once.
+    here the uniforms are drawn per run (compiled, ``model.core.rng``) and looked up at once.
     """
     p = np.asarray(weights, dtype=float)
     p = p / p.sum()
     cdf = p.cumsum()
     cdf /= cdf[-1]
-    u = np.fromiter((seeded_rng(int(seed), int(i), 1).random() for i in run_ids),
-                    dtype=np.float64, count=len(run_ids))
-    return cdf.searchsorted(u, side="right").astype(np.int64)
+    return rng.choice_indices(seed, run_ids, cdf, key=(1,))  # compiled, numpy's numbers
 
 
 def draw_params(seed: int, run_ids: Sequence[int], posterior: Posterior | None = None,

@@ -16,12 +16,12 @@ straight into the result arrays (``results.allocate``), which ``simulate`` alloc
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from model.core import kernel, layout, spec
+from model.core import kernel, layout, rng, spec
 from model.core import params as P
 from model.core.bundles import Series, State
 from model.engine.executors import process_pool
@@ -44,12 +44,10 @@ def run_seed(seed: int, run: int) -> np.random.SeedSequence:
 
 
 def draw_uniforms(seed: int, runs: Sequence[int], months: int) -> np.ndarray:
-    """Decision draws u[run, month, actor] in [0, 1), each run from its own stream."""
+    """Decision draws u[run, month, actor] in [0, 1), each run from its own stream: those of
+    ``Generator(PCG64(run_seed(seed, run))).random((months, actors))`` (``model.core.rng``)."""
     out = np.empty((len(runs), months, spec.N_ACTORS))
-    for k, i in enumerate(runs):
-        out[k] = np.random.Generator(np.random.PCG64(run_seed(seed, i))).random(
-            (months, spec.N_ACTORS))
-    return out
+    return rng.fill_uniforms(seed, runs, out)  # numpy's numbers, compiled and parallel
 
 
 _BASELINES = (  # (truster, trusted, parameter, both ways)
@@ -137,11 +135,29 @@ def _phase(comp: Compiled, m0: int, m1: int, rec: np.ndarray, st: State, u: np.n
 
 
 def _phases(comp: Compiled) -> list[tuple[Compiled, int, int]]:
-    """(compiled scenario, first month, end month) of each phase: a branch scenario runs its
-    parent (with the parent's parameters) up to the branch month and itself from there on."""
-    if comp.parent is None:
-        return [(comp, 0, comp.months)]
-    return [(comp.parent, 0, comp.branch), (comp, comp.branch, comp.months)]
+    """(compiled scenario, first month, end month) of each phase (``Compiled.phases``)."""
+    return comp.phases()
+
+
+def _phase_columns(comp: Compiled, runs: int, seed: int, params, overrides: Mapping | None
+                   ) -> Callable[[int, int], list[Columns]]:
+    """A function (lo, hi) -> the per-run parameter columns of runs lo..hi-1, one per phase.
+
+    Every phase gets the same draws and overrides; each phase's own scenario values win over
+    the posterior (``param_source``), so a branch's parameters act from its month on and its
+    runs use exactly its parent's parameters before it. Phases whose scenarios set the same
+    names share one source."""
+    scenarios = [c.scenario for c, _, _ in _phases(comp)]
+    keys = [frozenset(sc.params) for sc in scenarios]
+    sources = {}
+    for key, sc in zip(keys, scenarios, strict=True):
+        if key not in sources:
+            sources[key] = param_source(sc.params, runs, seed, params, overrides)
+
+    def columns(lo: int, hi: int) -> list[Columns]:
+        got = {k: src(lo, hi) for k, src in sources.items()}
+        return [got[k] for k in keys]
+    return columns
 
 
 def _events(comp: Compiled) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -157,21 +173,22 @@ def _events(comp: Compiled) -> tuple[tuple[str, ...], tuple[int, ...]]:
     return ids, months
 
 
-def _run_chunk(comp: Compiled, seed: int, run_ids: np.ndarray, columns: Columns, trace: bool,
-               out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def _run_chunk(comp: Compiled, seed: int, run_ids: np.ndarray, columns: Sequence[Columns],
+               trace: bool, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Run the kernel on one chunk of runs; a pure function of its inputs. ``columns``: the
-    per-run parameter values; ``out``: the arrays to write into (allocated when None).
+    per-run parameter values of each phase (``_phase_columns``); ``out``: the arrays to write
+    into (allocated when None).
 
-    A branch scenario runs its parent up to the branch month on the same random streams, so
-    before the branch its runs equal the parent's."""
+    A branch scenario runs its parent up to the branch month on the same random streams and
+    with the parent's parameters, so before the branch its runs equal the parent's."""
     n = len(run_ids)
     if out is None:
         out = allocate(n, comp.months, len(_events(comp)[0]) if trace else None)
     u = draw_uniforms(seed, run_ids, comp.months)
     st = None
     ledgers = []
-    for c, m0, m1 in _phases(comp):
-        rec = records(base_record(c.scenario.params, "scenario params"), n, columns)
+    for (c, m0, m1), cols in zip(_phases(comp), columns, strict=True):
+        rec = records(base_record(c.scenario.params, "scenario params"), n, cols)
         st = initial_states(c.scenario, rec) if st is None else st
         ledgers.append(_phase(c, m0, m1, rec, st, u[:, m0:m1], out, trace))
     if trace:
@@ -211,7 +228,7 @@ def _chunks(sc: Scenario, comp: Compiled, runs: int, seed: int, params, trace: b
         raise ValueError(f"runs must be >= 1, got {runs}")
     run_seed(seed, 0)  # a bad seed is refused before the posterior draws use it
     base_record(sc.params, "scenario params")  # validates the scenario's values before any work
-    cols_of = param_source(sc.params, runs, seed, params, overrides)
+    cols_of = _phase_columns(comp, runs, seed, params, overrides)
     bounds = [(lo, min(lo + chunk, runs)) for lo in range(0, runs, chunk)]
 
     def view(lo: int, hi: int) -> dict | None:
@@ -267,7 +284,8 @@ def run_block(scenario, seed: int, run_ids: Sequence[int],
     if n_rows != {len(ids)}:
         raise P.ParameterError(f"params: got {n_rows.pop()} parameter sets for {len(ids)} runs")
     base_record(sc.params, "scenario params")
-    return _results(sc, comp, seed, ids, _run_chunk(comp, seed, ids, cols, trace))
+    phases = [cols] * len(_phases(comp))  # explicit values: the same in every phase
+    return _results(sc, comp, seed, ids, _run_chunk(comp, seed, ids, phases, trace))
 
 
 def simulate(scenario, runs: int = 1, seed: int = 0, months: int | None = None,

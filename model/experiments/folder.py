@@ -12,7 +12,7 @@ Layout of an output folder ``DIR``::
 Runs are numbered ``run_id = sample * replicates + replicate`` and chunk ``k`` holds run ids
 ``chunk_bounds(runs, chunk)[k]`` = ``[k * chunk, min((k + 1) * chunk, runs))``. The store gives
 the rest (``model.io.store``): one writer at a time (``.lock``), part files written atomically
-and sealed (``part-NNNNNN.parquet.check``: the spec hash and the part's sha256), and a part counts
+and sealed (``.part-NNNNNN.parquet.check``: the spec hash and the part's sha256), and a part counts
 as done only when its seal matches this spec and its bytes and it reads back with its chunk's row
 count; anything else (another sweep's part, changed bytes) is recomputed, and the readers here
 never read it.

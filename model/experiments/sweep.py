@@ -46,6 +46,7 @@ from model.experiments.spec import (
     ID_COLUMNS,
     MAX_RUNS,
     MAX_SEED,
+    PARAMS,
     Dim,
     Sweep,
     SweepError,
@@ -58,7 +59,8 @@ from model.experiments.spec import (
 
 __all__ = [
     "ANALYSIS", "CONNECT_TIMEOUT", "DEFAULT_CHUNK", "FORMAT", "ID_COLUMNS", "MANIFEST",
-    "MAX_RUNS", "MAX_SEED", "PARTS", "SAMPLERS", "SAMPLES", "TIMESERIES", "_SAMPLER_MODELS",
+    "MAX_RUNS", "MAX_SEED", "PARAMS", "PARTS", "SAMPLERS", "SAMPLES", "TIMESERIES",
+    "_SAMPLER_MODELS",
     "Analysis", "ChunkOut", "ChunkTask", "Dim", "Sweep", "SweepError", "SweepReport",
     "_SpecModel", "analyze", "check_out_dir", "chunk_tasks", "compute_chunk", "done_chunks",
     "from_mapping", "load_results", "load_samples", "load_spec", "load_timeseries",

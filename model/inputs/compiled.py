@@ -38,9 +38,21 @@ class Compiled:
     ev_ids: tuple[str, ...]   # ids of the scheduled events
     ev_month: np.ndarray      # month index of each scheduled event
     trig_ids: tuple[str, ...]
-    #: A branch runs ``parent`` for months [0, branch) and this scenario from ``branch`` on.
+    #: A branch runs ``parent`` for months [0, branch) and this scenario from ``branch`` on
+    #: (``phases``); ``branch`` is also the first month in which it can differ from its parent.
     parent: Compiled | None = None
     branch: int = 0
+
+    def phases(self) -> list[tuple[Compiled, int, int]]:
+        """(compiled scenario, first month, end month) of each phase of a run: a branch runs its
+        parent's phases (each with its own scenario's parameters, events and interventions) up
+        to the branch month and itself from there on, so its changes act from that month and
+        its runs equal the parent's before it. Empty phases are left out."""
+        if self.parent is None:
+            return [(self, 0, self.months)]
+        b = self.branch
+        before = [(c, m0, min(m1, b)) for c, m0, m1 in self.parent.phases() if m0 < b]
+        return before + ([(self, b, self.months)] if b < self.months else [])
 
     @property
     def max_events_per_month(self) -> int:
@@ -164,11 +176,9 @@ def compile_scenario(sc: Scenario, months: int | None = None) -> Compiled:
     arrays = _events_arrays(sc.all_events(n), sc.start, n, trig_acts)
     parent, branch = None, 0
     if sc.branch is not None and sc.parent is not None:
-        branch = month_index(sc.start, sc.branch)
-        if branch < n:
-            parent = compile_scenario(sc.parent, n)
-        else:
-            branch = 0
+        # A window that ends before the branch month runs the parent only (branch == n).
+        branch = min(max(month_index(sc.start, sc.branch), 0), n)
+        parent = compile_scenario(sc.parent, n)
     return Compiled(scenario=sc, months=n, **arrays, plan=_plan(sc, n),
                     triggers=_triggers(sc, n, len(arrays["ev_ids"])),
                     trig_ids=tuple(tr.id for tr in sc.triggers), parent=parent, branch=branch)

@@ -25,6 +25,7 @@ from pydantic import (
 
 from model.core import layout, spec
 from model.core import params as P
+from model.inputs import branch
 from model.io import access, dates, yamlio
 from model.io.dates import month_index, month_label, parse_month  # (callers import them here too)
 from model.io.errors import ModelInputError
@@ -494,24 +495,39 @@ class Scenario(BaseModel):
     def end(self) -> str:
         return month_label(self.start, self.months - 1)
 
+    @property
+    def first_month_of_change(self) -> str:
+        """The first month ('YYYY-MM') in which this scenario's runs can differ from those of
+        the scenario it extends: its ``branch`` month, else its start."""
+        return self.branch or self.start
+
     def all_events(self, months: int | None = None) -> list[EventSpec]:
         """Catalog events (if used), then the scenario's own events, after the edits."""
         n = self.months if months is None else months
+        by_id, _ = self._edited()
+        return [e for e in by_id.values() if 0 <= month_index(self.start, e.date) < n]
+
+    def edit_trail(self) -> list[tuple[EventSpec | None, EventSpec | None]]:
+        """For each edit, in order: its event before and after it (None: not found, removed)."""
+        return self._edited()[1]
+
+    def _edited(self) -> tuple[dict[str, EventSpec], list]:
         evs = (self.catalog.events(self.start, MAX_MONTHS) if self.catalog else [])
-        evs = evs + list(self.events)
-        by_id = {e.id: e for e in evs}
+        by_id = {e.id: e for e in [*evs, *self.events]}
+        trail = []
         for ed in self.edits:
             e = by_id.get(ed.target)
             if e is None:
-                continue
-            if ed.remove is not None:
+                pass
+            elif ed.remove is not None:
                 by_id.pop(ed.target)
             elif ed.shift is not None:
                 by_id[ed.target] = e.model_copy(
                     update={"date": month_label(e.date[:7], ed.months)})
             else:
                 by_id[ed.target] = e.model_copy(update={"severity": e.severity * ed.by})
-        return [e for e in by_id.values() if 0 <= month_index(self.start, e.date) < n]
+            trail.append((e, by_id.get(ed.target) if e is not None else None))
+        return by_id, trail
 
     def check(self) -> None:
         """Cross-field checks on the resolved scenario; raises ScenarioError (all problems)."""
@@ -568,33 +584,10 @@ class Scenario(BaseModel):
                                             f"{self.start} .. {self.end}")
 
     def _check_branch(self, b: str, bad) -> None:
-        """A branch extends a parent, keeps its window, and adds nothing before its month."""
-        if self._parent is None:
-            bad(("branch",), "'branch' needs 'extends' (the scenario to branch from)")
-            return
-        if not 0 < month_index(self.start, b) < self.months:
-            bad(("branch",), f"branch month {b} must lie inside the window "
-                             f"{self.start} .. {self.end}")
-        elif (self._parent.start, self._parent.months) != (self.start, self.months) and (
-                "start" in self.model_fields_set or "months" in self.model_fields_set):
-            bad(("branch",), "a branch keeps its parent's 'start' and 'months'")
-        for i, e in enumerate(self.events):
-            if e not in self._parent.events and e.date[:7] < b:
-                bad(("events", i), f"event {e.id!r} ({e.date}) is before the branch month "
-                                   f"{b}: it would have no effect")
-        n_parent = len(self._parent.interventions)
-        for i, iv in enumerate(self.interventions[n_parent:], start=n_parent):
-            if iv.start[:7] < b:
-                bad(("interventions", i, "from"),
-                    f"intervention starts {iv.start}, before the branch month {b}: "
-                    f"start it at {b} or later")
-        n_parent = len(self._parent.edits)
-        for i, ed in enumerate(self.edits[n_parent:], start=n_parent):
-            e = next((x for x in self.all_events(MAX_MONTHS) if x.id == ed.target), None)
-            date = e.date[:7] if e is not None else None
-            if date is not None and date < b:
-                bad(("edits", i), f"edit of {ed.target!r} ({date}), before the branch month "
-                                  f"{b}: it would have no effect")
+        """A branch extends a parent, keeps its window, and changes nothing that could only act
+        before its month (``model.inputs.branch``)."""
+        for key, msg in branch.problems(self, b):
+            bad(key, msg)
 
 
 AID_KEYS = [f"{a}->{b}" for a, b in spec.AID_FLOWS]

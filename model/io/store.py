@@ -18,12 +18,13 @@ Rules:
   ``with`` block, or the process's end releases it); a second writer is refused at once with a
   message naming the folder (``error``), before it writes anything.
 - **Parts are written atomically** (``model.io.atomic``) **and sealed**: after each part, a
-  sidecar ``<part>.check`` (JSON: the manifest identity's ``fingerprint``, the part's ``sha256``
-  and size) is written atomically. A part counts as done only when its seal is there, carries
-  this store's fingerprint, matches the file's bytes, and the file reads back with the expected
-  number of rows (``verify``/``part_ok``). So a part copied from another computation, one whose
-  bytes were changed (even with an intact Parquet footer), one without a seal (written before
-  this rule, or killed between part and seal) is not done: it is recomputed, never mixed in.
+  hidden sidecar ``.<part>.check`` (JSON: the manifest identity's ``fingerprint``, the part's
+  ``sha256`` and size) is written atomically. A part counts as done only when its seal is
+  there, carries this store's fingerprint, matches the file's bytes, and the file reads back
+  with the expected number of rows (``verify``/``part_ok``). So a part copied from another
+  computation, one whose bytes were changed (even with an intact Parquet footer), one without
+  a seal (written before this rule, or killed between part and seal) is not done: it is
+  recomputed, never mixed in.
   ``rejected`` says which parts of the last ``done`` call failed and why.
 - **A folder is never mixed up.** ``check`` refuses a path that is a file, a folder holding
   files the store does not own, a folder that holds part files but no manifest (the manifest was
@@ -105,7 +106,7 @@ except ImportError:  # pragma: no cover - not POSIX: no writer lock
 MANIFEST = "manifest.json"
 #: The writer lock's file in the store folder (hidden; removed by ``unlock``).
 LOCK = ".lock"
-#: Suffix of a part's seal (fingerprint and checksum), beside the part.
+#: Suffix of a part's seal (fingerprint and checksum), ``.<part name>.check`` beside the part.
 SEAL = ".check"
 
 Key = int | tuple[int, ...]
@@ -143,8 +144,8 @@ class Parts:
     def name(self, key: Key) -> str:
         return self.pattern.format(*_key_tuple(key))
 
-    def _regex(self, suffix: str = "") -> re.Pattern:
-        out = []
+    def _regex(self, prefix: str = "", suffix: str = "") -> re.Pattern:
+        out = [re.escape(prefix)]
         for literal, field_name, _spec, _conv in string.Formatter().parse(self.pattern):
             out.append(re.escape(literal))
             if field_name is not None:
@@ -156,7 +157,7 @@ class Parts:
         folder = Path(root) / self.folder
         if not folder.is_dir():
             return []
-        rx, rx_seal = self._regex(), self._regex(SEAL)
+        rx, rx_seal = self._regex(), self._regex(".", SEAL)
         return sorted(p for p in folder.iterdir() if rx.match(p.name) or rx_seal.match(p.name))
 
     def keys(self, root: Path) -> list[Key]:
@@ -186,19 +187,21 @@ def fingerprint(identity: Any) -> str:
 
 
 @lru_cache(maxsize=1 << 16)
-def _digest(path: str, ino: int, size: int, mtime_ns: int) -> str:
-    """sha256 of a file's bytes (cached by inode, size and mtime: a rewrite changes them)."""
+def _digest(path: str, ino: int, size: int, mtime_ns: int, ctime_ns: int) -> str:
+    """sha256 of a file's bytes (cached by inode, size and times: a rewrite changes them)."""
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def file_digest(path: Path) -> str:
     st = Path(path).stat()
-    return _digest(str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    return _digest(str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _seal_path(path: Path) -> Path:
-    return path.with_name(path.name + SEAL)
+    """``.<part name>.check``: hidden, so that readers of the part folder (pyarrow datasets,
+    ``*.parquet`` globs) see the parts only."""
+    return path.with_name(f".{path.name}{SEAL}")
 
 
 def _read_seal(path: Path) -> dict | None:
