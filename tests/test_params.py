@@ -142,3 +142,14 @@ def test_records_follow_table_order():
     assert rec.shape == (2,)
     assert rec.dtype.names == P.names()
     assert rec["forgetting"].tolist() == [P.defaults()["forgetting"], 0.85]
+
+
+def test_check_column_validates_every_value_like_check():
+    name, p = next(iter(P.table().items()))
+    good = np.linspace(p.lo, p.hi, 7)
+    np.testing.assert_array_equal(P.check_column(name, good), good)
+    for bad in ([p.lo, p.hi + 1.0], [float("nan")], [True], ["x"]):
+        with pytest.raises(P.ParameterError, match=name):
+            P.check_column(name, bad, "params")
+    with pytest.raises(P.ParameterError, match="unknown parameter"):
+        P.check_column("no_such_parameter", good)

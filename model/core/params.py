@@ -123,6 +123,26 @@ def check(name: str, value, where: str = "") -> float:
     return v
 
 
+def check_column(name: str, values, where: str = "") -> np.ndarray:
+    """Validate one parameter's values (one per run) at once; return them as float64.
+
+    The same rule and messages as ``check``: the first bad value is reported by ``check``."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = None
+    p = _table().get(name)
+    ok = (p is not None and arr is not None and arr.ndim == 1
+          and not any(isinstance(x, bool) for x in np.asarray(values, dtype=object).ravel())
+          and bool(np.all(np.isfinite(arr) & (arr >= p.lo) & (arr <= p.hi))))
+    if ok:
+        return arr
+    for x in np.atleast_1d(np.asarray(values, dtype=object)):
+        check(name, x, where)
+    raise ParameterError(f"{where + ': ' if where else ''}parameter {name!r}: expected one "
+                         f"number per run")
+
+
 def resolve(overrides: Mapping[str, float] | None = None, where: str = "") -> dict[str, float]:
     """Defaults updated by validated overrides."""
     values = defaults()

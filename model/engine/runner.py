@@ -275,8 +275,7 @@ def run_block(scenario, seed: int, run_ids: Sequence[int],
     comp = compile_scenario(sc, months)
     ids = np.asarray(run_ids, dtype=np.int64)
     if isinstance(params, Mapping):
-        cols = {k: np.asarray([P.check(k, x, "params") for x in v], dtype=np.float64)
-                for k, v in params.items()}
+        cols = {k: P.check_column(k, v, "params") for k, v in params.items()}
         n_rows = {len(v) for v in cols.values()} or {len(ids)}
     else:
         rows = list(params)
