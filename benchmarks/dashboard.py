@@ -16,6 +16,14 @@ Prints, with the targets:
 Each figure is the median of ``--repeat`` repetitions (caches cleared before each first render),
 after one warm-up repetition that is reported on its own: it also pays for the process's first
 use of plotly and of Streamlit's script runner, as the first visitor of a fresh server does.
+
+    python benchmarks/dashboard.py --memory
+
+measures instead what a What-if session at the page's maximum (2,000 runs of 1,200 months, the
+history replay shown) keeps once it is done: the process's resident memory (VmRSS) before
+pressing "Run the ensemble" and after the page has rendered its results, with a small what-if
+run first so that both figures include the code paths' own first-use costs. Target: the
+difference stays under ``KEPT_TARGET_MB``.
 """
 
 from __future__ import annotations
@@ -38,6 +46,50 @@ def _ok(at) -> None:
 
 
 HISTORY_TABS = ("Network of trust", "Trust and aid over time", "History check")
+#: Most MB a finished What-if at the page's maximum may keep (what the page shows: bands and
+#: tables, not the runs).
+KEPT_TARGET_MB = 100.0
+MAX_RUNS, MAX_MONTHS = 2000, 1200
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (Linux ``/proc/self/status``)."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def measure_memory() -> tuple[float, float, float]:
+    """(MB before, MB after, seconds) of a What-if at the page's maximum."""
+    import gc
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=900)
+    at.session_state["wi_runs"] = 20
+    at.run()
+    at.switch_page("views/whatif.py").run()
+    _ok(at)
+    at.button(key="wi_run").click().run()            # a small run: every code path once
+    _ok(at)
+    at.number_input(key="wi_runs").set_value(MAX_RUNS).run()
+    months = next(n for n in at.number_input if str(n.key).startswith("wi_months_"))
+    months.set_value(MAX_MONTHS).run()
+    _ok(at)
+    gc.collect()
+    before = rss_mb()
+    t0 = time.perf_counter()
+    at.button(key="wi_run").click().run()
+    took = time.perf_counter() - t0
+    _ok(at)
+    if at.session_state["wi_result"]["runs"] != MAX_RUNS:
+        raise RuntimeError("the what-if ran the wrong ensemble")
+    at.run()                                         # a rerun after it is done
+    _ok(at)
+    gc.collect()
+    return before, rss_mb(), took
 
 
 def measure(repeat: int) -> dict[str, list[float]]:
@@ -82,8 +134,18 @@ def measure(repeat: int) -> dict[str, list[float]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5, help="repetitions (median reported)")
+    ap.add_argument("--memory", action="store_true",
+                    help="measure what a What-if at the page's maximum keeps, instead")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    if args.memory:
+        before, after, took = measure_memory()
+        kept = after - before
+        flag = "ok" if kept <= KEPT_TARGET_MB else "OVER"
+        print(f"what-if at {MAX_RUNS} runs x {MAX_MONTHS} months ({took:.1f} s): resident "
+              f"memory {before:,.0f} MB before, {after:,.0f} MB after; kept {kept:,.0f} MB   "
+              f"target <= {KEPT_TARGET_MB:g} MB   {flag}")
+        return 0 if kept <= KEPT_TARGET_MB else 1
     t0 = time.perf_counter()
     import dashboard.core  # noqa: F401
     import model.engine.runner  # noqa: F401  (numba kernels: loaded once per process)

@@ -17,6 +17,8 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
+from dashboard import ui  # noqa: E402
+
 ICON = Path(__file__).resolve().parent / "content" / "icon.png"  # local: no CDN request
 
 st.set_page_config(page_title="AfPak trust model", page_icon=str(ICON), layout="wide",
@@ -29,6 +31,7 @@ PAGES = [
     st.Page("views/sweeps.py", title="Sweeps", icon=":material/scatter_plot:"),
     st.Page("views/classroom.py", title="Classroom", icon=":material/school:"),
     st.Page("views/about.py", title="About", icon=":material/menu_book:"),
+    st.Page("views/join.py", title="Join the class", icon=":material/groups:", url_path="join"),
 ]
 
 # Less empty space above the title: more of each page fits a projector's 1280x800.
@@ -37,4 +40,4 @@ st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem;padding-
 page = st.navigation(PAGES)
 st.sidebar.caption("Trust, aid and action among the US, Pakistan's army and civilian "
                    "government, the Taliban and India — an agent-based model.")
-page.run()
+ui.run_guarded(page)   # errors become messages, never tracebacks

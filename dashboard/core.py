@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from model.core import spec
 from model.engine.runner import Results, simulate
 from model.inputs.catalog import load_catalog
 from model.inputs.scenario import Scenario, from_mapping, month_index
-from model.io import yamlio
+from model.io import access, yamlio
 from model.io.errors import ModelInputError
 from model.io.paths import ROOT, SCENARIOS
 
@@ -38,6 +40,10 @@ MAX_RUNS = 2000
 DEFAULT_SEED = 0
 #: Above this many runs the page offers the bands, not every run (use the CLI's --out).
 MAX_DOWNLOAD_RUNS = 200
+#: A download of every run bigger than this is said with its size, in a warning ...
+WARN_DOWNLOAD_BYTES = 20_000_000
+#: ... and one bigger than this is not offered as CSV (the Parquet file is ~20x smaller).
+MAX_DOWNLOAD_BYTES = 100_000_000
 MAX_SEED = 2**31 - 1
 QUANTILES = (0.05, 0.5, 0.95)
 #: The series the pages show by default, as series keys (see ``series_keys``).
@@ -95,11 +101,7 @@ def check_upload(name: str, raw: bytes) -> tuple[str | None, str | None]:
     if b"\x00" in raw:
         return None, f"error: {name}: looks like a binary file (NUL bytes); expected YAML text"
     try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        return None, (f"error: {name}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
-                      f"{exc.start}); save the file as UTF-8")
-    try:
+        text = access.decode(raw, access.SCENARIO, name)     # size limit, then UTF-8
         parse(text, name)
     except ModelInputError as exc:
         return None, f"error: {exc}"
@@ -168,12 +170,65 @@ def window(text: str) -> tuple[str, int]:
 
 
 # --------------------------------------------------------------------------------- ensembles
-@st.cache_data(max_entries=8, show_spinner=False)
+#: Most bytes of model results kept between reruns, all sessions together. The pages cache
+#: only what they show (bands, tables, per-run outcome values); whole ensembles are kept just
+#: to save recomputing them across the tabs of a page, and only while they are small.
+KEEP_BYTES = 256_000_000
+#: An ensemble bigger than this is never kept (e.g. a What-if at the page's maximum): what its
+#: page shows is computed from it, then it is freed.
+KEEP_ONE_BYTES = 64_000_000
+
+
+def results_nbytes(res: Results) -> int:
+    """Bytes of a Results' arrays."""
+    return sum(v.nbytes for v in vars(res).values() if isinstance(v, np.ndarray))
+
+
+class Kept:
+    """Ensembles kept for reuse, least recently used first out, within a byte budget (one
+    store shared by the sessions of a server: ``kept``). Kept arrays are read-only, since
+    every caller shares them."""
+
+    def __init__(self, budget: int = KEEP_BYTES, one: int = KEEP_ONE_BYTES):
+        self.budget, self.one = budget, one
+        self.items: OrderedDict[tuple, tuple[Results, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(n for _, n in self.items.values())
+
+    def get(self, key: tuple, make: Callable[[], Results]) -> Results:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key][0]
+        res = make()
+        n = results_nbytes(res)
+        if n > self.one:
+            return res                      # not kept: freed once its page has used it
+        for v in vars(res).values():
+            if isinstance(v, np.ndarray):
+                v.setflags(write=False)
+        with self.lock:
+            self.items[key] = (res, n)
+            while self.nbytes > self.budget:
+                self.items.popitem(last=False)
+        return res
+
+
+@st.cache_resource(show_spinner=False)
+def kept() -> Kept:
+    """The server's store of kept ensembles (``st.cache_resource.clear()`` empties it)."""
+    return Kept()
+
+
 def ensemble(text: str, runs: int, seed: int) -> Results:
     """``runs`` runs of a scenario under master seed ``seed`` (run i uses its own stream and the
     engine's default parameter sets: its own draw from the calibrated posterior, when one is
-    shipped)."""
-    return simulate(parse(text), runs=int(runs), seed=int(seed))
+    shipped). Kept for reuse only while small (``Kept``); callers must not change it."""
+    return kept().get(("free", text, int(runs), int(seed)),
+                      lambda: simulate(parse(text), runs=int(runs), seed=int(seed)))
 
 
 def series_keys() -> dict[str, str]:
@@ -247,13 +302,29 @@ def history_timing(text: str, runs: int, seed: int) -> tuple[pd.DataFrame, dict]
     return sc.table, sc.summary.to_dict()
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
 def long_table(text: str, runs: int, seed: int, fmt: str) -> bytes:
-    """The ensemble's long table (``Results.to_frame``) as CSV or Parquet bytes, for download."""
+    """The ensemble's long table (``Results.to_frame``) as CSV or Parquet bytes, for download
+    (made when the button is pressed, not cached: it can be large; see ``long_table_size``)."""
     df = ensemble(text, runs, seed).to_frame()
     if fmt == "csv":
         return df.to_csv(index=False).encode("utf-8")
     return df.to_parquet(index=False, compression="zstd")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _bytes_per_run(text: str, fmt: str) -> float:
+    return len(long_table(text, 4, 0, fmt)) / 4
+
+
+def long_table_size(text: str, runs: int, fmt: str) -> int:
+    """About how many bytes ``long_table`` gives for ``runs`` runs: four runs' table, scaled
+    (every run has the same rows)."""
+    return int(_bytes_per_run(text, fmt) * int(runs))
+
+
+def megabytes(n: int) -> str:
+    """'138 MB', '0.4 MB'."""
+    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n / 1e6:.1f} MB"
 
 
 def bands_csv(df: pd.DataFrame) -> bytes:
@@ -290,6 +361,13 @@ def shocks_in(text: str) -> pd.DataFrame:
     df = df[df["kind"] == "shock"]
     idx = [month_index(start, m) for m in df["month"]]
     return df[[0 <= i < months for i in idx]]
+
+
+def before_branch(sc: Scenario, month: str) -> bool:
+    """Whether ``month`` comes before a branch scenario's branch month (its runs are still its
+    parent's then: an edit there could have no effect, and the model refuses it)."""
+    b = getattr(sc, "branch", None)
+    return bool(b) and str(month)[:7] < str(b)[:7]
 
 
 def removed_by_edits(sc: Scenario) -> set[str]:
@@ -407,13 +485,16 @@ def design(runs: int, seed: int) -> robustness.Design | None:
     return robustness.design(int(runs), int(seed))
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
 def paired_ensemble(text: str, runs: int, seed: int) -> Results:
     """``runs`` runs of a scenario on the comparison ``design``: run i takes set i % K and its
-    own random stream, so that two scenarios' runs pair by set and by seed."""
-    sc = parse(text)
-    d = design(runs, seed)
-    return simulate(sc, runs=int(runs), seed=int(seed), params=d.rows(sc) if d else None)
+    own random stream, so that two scenarios' runs pair by set and by seed. Kept for reuse
+    only while small (``Kept``)."""
+    def make() -> Results:
+        sc = parse(text)
+        d = design(runs, seed)
+        return simulate(sc, runs=int(runs), seed=int(seed), params=d.rows(sc) if d else None)
+
+    return kept().get(("paired", text, int(runs), int(seed)), make)
 
 
 def design_text(runs: int, seed: int) -> str:
@@ -430,12 +511,13 @@ def design_text(runs: int, seed: int) -> str:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def compare_table(text_a: str, text_b: str, runs: int, seed: int, year: int, pair: str,
-                  name_a: str = "A", name_b: str = "B", period: tuple[int, int] | None = None
-                  ) -> pd.DataFrame | None:
+                  name_a: str = "A", name_b: str = "B", period: tuple[int, int] | None = None,
+                  since: str | None = None) -> pd.DataFrame | None:
     """The standard outcomes of two ensembles over ``period`` (first and last year, clipped to
-    the months both cover; default all of them), and trust of ``pair`` in ``year``, with each
-    difference's robustness across the comparison's parameter sets (``paired_ensemble``). None
-    when the runs share no month."""
+    the months both cover; default all of them) but not before month ``since`` (e.g. a
+    branch's month), and trust of ``pair`` in ``year``, with each difference's robustness
+    across the comparison's parameter sets (``paired_ensemble``). None when the runs share no
+    month."""
     ra, rb = paired_ensemble(text_a, runs, seed), paired_ensemble(text_b, runs, seed)
     ov = summary.overlap(ra, rb)
     if ov is None:
@@ -445,6 +527,8 @@ def compare_table(text_a: str, text_b: str, runs: int, seed: int, year: int, pai
         lo, hi = max(lo, f"{int(period[0]):04d}-01"), min(hi, f"{int(period[1]):04d}-12")
         if lo > hi:
             lo, hi = ov
+    if since is not None and ov[0] <= since <= hi:
+        lo = max(lo, since[:7])
     year = min(max(int(year), int(ov[0][:4])), int(ov[1][:4]))
     return summary.compare_questions(ra, rb, summary.default_questions(lo, hi, year, pair, ov),
                                      name_a, name_b, design=design(runs, seed))

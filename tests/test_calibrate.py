@@ -8,6 +8,8 @@ runs, so that each takes about a second.
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -307,3 +309,266 @@ def test_free_parameters_come_from_the_table():
     assert "bias_us_civ_aid" in free
     with pytest.raises(CalibrationError, match="unknown"):
         free_parameters({"fixed": {"no_such_parameter": {}}})
+
+
+# ------------------------------------------------------------ hardening (issue 15, issue 16)
+@pytest.mark.parametrize(("argv", "match"), [
+    (["--runs", "0"], "--runs must be between 1"),
+    (["--runs", "-3"], "--runs must be between 1"),
+    (["--runs", str(10**9)], "--runs must be between 1"),
+    (["--budget", "-5"], "--budget must be a positive"),
+    (["--budget", "0"], "--budget must be a positive"),
+    (["--budget", "100"], "too small"),
+    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--resume", "--fresh"], "contradict"),
+    (["--report", "--until", "2011-12"], "cannot be combined"),
+    (["--cuts", "2011-12"], "--cuts goes with --rolling"),
+    (["--until", "2011-13"], "until"),
+    (["--report", "--budget", "100"], "too small"),
+])
+def test_cli_validates_every_argument_before_any_work(argv, match, tmp_path, capsys,
+                                                      monkeypatch):
+    """A bad argument: exit 2 with a message, nothing written (no working folder, the shipped
+    posterior untouched), and no fit started."""
+    import model.cli.calibrate as cli
+
+    def no_fit(*_a, **_k):
+        raise AssertionError("a fit was started")
+
+    monkeypatch.setattr(cli, "fit_history", no_fit)
+    before = POSTERIOR_PATH.read_bytes()
+    out = tmp_path / "cal"
+    assert calibrate_main([*argv, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+    assert match.lstrip("-") in err
+    assert not out.exists()
+    assert POSTERIOR_PATH.read_bytes() == before
+
+
+def test_cli_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    assert calibrate_main(["--out", str(f), "--quiet", "--no-install"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert f.read_text() == "x"
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """The shipped posterior and provenance, in a temporary place."""
+    from model.calibration import posterior as post_io
+    from model.cli import calibrate as cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    paths = (data / "posterior.csv", data / "provenance.csv")
+    monkeypatch.setattr(post_io, "POSTERIOR_PATH", paths[0])
+    monkeypatch.setattr(post_io, "PROVENANCE_PATH", paths[1])
+    monkeypatch.setattr(cli, "POSTERIOR_PATH", paths[0])
+    return paths
+
+
+def _fake_fit(cal):
+    def fit_history(*_a, **_k):
+        return cal
+    return fit_history
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, MemoryError,
+                                     lambda: PosteriorError("bad")])
+def test_install_happens_only_after_the_whole_command_succeeded(reference, shipped, tmp_path,
+                                                                monkeypatch, failure):
+    """The history check after the fit fails (an interruption, memory, bad input): the shipped
+    files are not touched; the fit's own files are in its working folder."""
+    import model.cli.calibrate as cli
+
+    for p in shipped:
+        p.write_text("old\n")
+    monkeypatch.setattr(cli, "fit_history", _fake_fit(reference))
+
+    def broken_check(*_a):
+        raise failure()
+
+    monkeypatch.setattr(cli, "_check", broken_check)
+    with pytest.raises((KeyboardInterrupt, MemoryError, PosteriorError)):
+        cli.cmd_calibrate(cli.add_arguments(argparse.ArgumentParser()).parse_args(
+            ["--out", str(tmp_path / "cal"), "--quiet"]))
+    assert [p.read_text() for p in shipped] == ["old\n", "old\n"]
+    assert (tmp_path / "cal" / "full" / "posterior.csv").is_file()
+
+
+def test_install_copies_the_working_files_byte_for_byte(reference, shipped, tmp_path,
+                                                        monkeypatch):
+    import model.cli.calibrate as cli
+
+    monkeypatch.setattr(cli, "fit_history", _fake_fit(reference))
+    monkeypatch.setattr(cli, "_check", lambda *_a: None)
+    assert calibrate_main(["--out", str(tmp_path / "cal"), "--quiet"]) == 0
+    work = tmp_path / "cal" / "full"
+    assert shipped[0].read_bytes() == (work / "posterior.csv").read_bytes()
+    assert shipped[1].read_bytes() == (work / "provenance.csv").read_bytes()
+
+
+def test_install_replaces_both_files_or_neither(reference, shipped, tmp_path):
+    """If the provenance cannot be put in place, the posterior is not replaced either."""
+    from model.calibration import posterior as post_io
+
+    post_io.save(reference, tmp_path)
+    shipped[0].write_text("old\n")
+    shipped[1].mkdir()                                   # cannot be replaced by a file
+    with pytest.raises(IsADirectoryError):
+        post_io.install(tmp_path)
+    assert shipped[0].read_text() == "old\n"
+    assert not [p for p in shipped[0].parent.iterdir() if p.name.startswith(".")]
+
+
+# corrupt working folders: what cannot be recomputed is refused, naming the file and the way out
+@pytest.mark.parametrize(("content", "why"), [
+    (b"{not json", "not JSON"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00garbage", "not"),
+    (b"[1, 2, 3]", "not a JSON object"),
+    (b'"a string"', "not a JSON object"),
+    (b"", "not JSON"),
+])
+def test_corrupt_manifest_is_refused_and_fresh_starts_over(problem, reference, tmp_path, content,
+                                                           why):
+    s = settings(seed=3)
+    with pytest.raises(InterruptedForTestError):
+        run(problem, s, tmp_path, progress=False, stop_after=2)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_bytes(content)
+    with pytest.raises(CalibrationError) as exc:
+        run(problem, s, tmp_path, resume=True, progress=False)
+    msg = str(exc.value)
+    assert str(manifest) in msg
+    assert why in msg
+    assert "--fresh" in msg
+    assert "--out" in msg
+    assert manifest.read_bytes() == content                        # nothing written
+    cal = run(problem, s, tmp_path, fresh=True, progress=False)
+    pd.testing.assert_frame_equal(cal.posterior_frame(), reference.posterior_frame())
+
+
+def test_cli_corrupt_manifest_exits_2(tmp_path, capsys):
+    work = tmp_path / "until-2011-12"
+    work.mkdir()
+    (work / "manifest.json").write_text("{truncated")
+    assert calibrate_main(["--until", "2011-12", "--resume", "--out", str(tmp_path),
+                           "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.json" in err
+    assert "--fresh" in err
+    assert "Traceback" not in err
+    assert (work / "manifest.json").read_text() == "{truncated"
+
+
+@pytest.mark.parametrize("what", ["design-garbage", "design-truncated", "part-truncated",
+                                  "design-shape", "seal-garbage"])
+def test_damaged_checkpoints_are_recomputed_and_named(problem, reference, tmp_path, capsys,
+                                                      what):
+    """A truncated or garbage design or part (or its seal) is not trusted: it is computed again,
+    a note names it, and the result equals the uninterrupted run's."""
+    s = settings(seed=3)
+    with pytest.raises(InterruptedForTestError):
+        run(problem, s, tmp_path, progress=False, stop_after=8)
+    kind, how = what.split("-")
+    target = (tmp_path / "designs" / "wave-01.npz" if kind == "design"
+              else tmp_path / "parts" / "w00-c00001.npz")
+    assert target.is_file()
+    if how == "garbage":
+        target.write_bytes(b"PK\x03\x04 garbage")
+    elif how == "truncated":
+        target.write_bytes(target.read_bytes()[:100])
+    elif how == "shape":            # a whole, sealed design of another shape: its seal redone
+        from model.calibration.store import DESIGNS, Store
+        st = Store(tmp_path)
+        st.chunks.read_manifest()
+        st.chunks.write_arrays(DESIGNS, 1, {"u": np.zeros((3, 1))})
+    else:
+        target.with_name(target.name + ".check").write_text("{{{")
+    capsys.readouterr()
+    cal = run(problem, s, tmp_path, resume=True, progress=False)
+    err = capsys.readouterr().err
+    assert f"note: {target}:" in err
+    assert "computed again" in err
+    pd.testing.assert_frame_equal(cal.posterior_frame(), reference.posterior_frame())
+
+
+@pytest.mark.parametrize("what", ["parts-is-a-file", "part-is-a-folder", "manifest-is-a-folder"])
+def test_folder_layout_that_cannot_be_repaired_is_refused(problem, tmp_path, what):
+    s = settings(seed=3)
+    with pytest.raises(InterruptedForTestError):
+        run(problem, s, tmp_path, progress=False, stop_after=2)
+    if what == "parts-is-a-file":
+        import shutil
+        shutil.rmtree(tmp_path / "parts")
+        (tmp_path / "parts").write_text("x")
+        bad = tmp_path / "parts"
+    elif what == "part-is-a-folder":
+        bad = tmp_path / "parts" / "w00-c00005.npz"
+        bad.mkdir()
+    else:
+        bad = tmp_path / "manifest.json"
+        bad.unlink()
+        bad.mkdir()
+    with pytest.raises(CalibrationError, match="--out") as exc:
+        run(problem, s, tmp_path, resume=True, progress=False)
+    assert str(bad) in str(exc.value)
+
+
+def test_a_second_writer_is_refused_while_one_calibrates(problem, tmp_path):
+    from model.calibration.store import Store
+
+    s = settings(seed=3)
+    with pytest.raises(InterruptedForTestError):
+        run(problem, s, tmp_path, progress=False, stop_after=1)
+    other = Store(tmp_path)
+    other.chunks.lock()
+    try:
+        with pytest.raises(CalibrationError, match="another calibration is writing"):
+            run(problem, s, tmp_path, resume=True, progress=False)
+    finally:
+        other.close()
+    run(problem, s, tmp_path, resume=True, progress=False)     # released: it goes on
+
+
+# posterior files of the wrong shape given to the calibration's scoring entry
+NOT_CSV = "not a (readable )?posterior"
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("", NOT_CSV),
+    ("# only a header\n", NOT_CSV),
+    ("bias_civ_align,distance\n0.1,1\n", "no 'weight' column"),
+    ("bias_civ_align,distance,weight\nhigh,1,1\n", "bias_civ_align.*'high'|text.*bias_civ"),
+    ("bias_civ_align,distance,weight\n0.1,one,1\n", "'distance'.*'one'|text.*distance"),
+    ("bias_civ_align,distance,weight\nnan,1,1\n", "bias_civ_align.*nan|NaN.*bias_civ_align"),
+    ("bias_civ_align,distance,weight\n,1,1\n", "bias_civ_align.*nan|NaN.*bias_civ_align"),
+    ("bias_civ_align,distance,weight\n0.1,inf,1\n", "distance.*inf|infinite.*distance"),
+    ("distance,weight\n1,1\n", "no parameter columns"),
+    ("bias_civ_align,distance,weight\n", "at least one row"),
+    (b"\x00\x01\x02\x03binary\xff\xfe", f"{NOT_CSV}|no 'distance' column"),
+])
+def test_posterior_of_the_wrong_shape_is_refused(tmp_path, text, match):
+    from model.calibration.scoring import history_runs, read_posterior
+
+    path = tmp_path / "posterior.csv"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    with pytest.raises(PosteriorError, match=match) as exc:
+        read_posterior(path)
+    assert str(path) in str(exc.value)
+    with pytest.raises(PosteriorError):
+        history_runs(path, 2, 0)
+
+
+def test_posterior_of_another_calibration_is_refused(reference, tmp_path):
+    from model.calibration.scoring import read_posterior
+
+    path = write_posterior(reference, tmp_path / "posterior.csv", {"test": "yes"})
+    assert read_posterior(path, reference.names).names == reference.names
+    with pytest.raises(PosteriorError, match=r"free parameters; missing"):
+        read_posterior(path, free_parameters())
+    with pytest.raises(PosteriorError, match="not a regular file"):
+        read_posterior(tmp_path)

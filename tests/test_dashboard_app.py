@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import core, lessons, ui
+from dashboard import core, lessons, sweeps, ui
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -38,7 +38,10 @@ def app(page: str | None = None, **state) -> AppTest:
 
 
 def ok(at: AppTest) -> None:
+    """No exception, and none caught by the error boundary as unexpected (a bug)."""
     assert not at.exception, [e.value for e in at.exception]
+    unexpected = [e.value for e in at.error if ui.UNEXPECTED in e.value]
+    assert not unexpected, unexpected
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -52,6 +55,45 @@ def texts(at: AppTest) -> str:
 
 def errors(at: AppTest) -> str:
     return "\n".join(e.value for e in at.error)
+
+
+# -------------------------------------------------------------------------- error boundary
+def _raise(exc: BaseException):
+    def f(*_a, **_k):
+        raise exc
+    return f
+
+
+@pytest.mark.parametrize(("exc", "expected", "hidden"), [
+    (PermissionError(13, "Permission denied", str(ROOT / "dashboard" / "content" / "whatif.md")),
+     "dashboard/content/whatif.md: cannot read (permission denied)", str(ROOT)),
+    (OSError(28, "No space left on device", "/srv/secret/cache/x.bin"),
+     "x.bin: cannot read (the disk is full)", "/srv/secret"),
+    (FileNotFoundError(2, "No such file", "/var/lib/private/posterior.csv"),
+     "posterior.csv: cannot read (no such file or folder)", "/var/lib/private"),
+    (pd.errors.ParserError("Error tokenizing data. C error: Expected 3 fields in line 7"),
+     "a data file the page reads cannot be read (ParserError: Error tokenizing", "Traceback"),
+    (MemoryError(), "the server ran out of memory. Use fewer runs", "Traceback"),
+    (core.ModelInputError("scenarios/x.yaml:3:1: unknown key 'monthz'"),
+     "scenarios/x.yaml:3:1: unknown key 'monthz'", "Traceback"),
+])
+def test_error_boundary_turns_errors_into_messages(monkeypatch, exc, expected, hidden):
+    """OSError and its kinds, data errors, memory and input errors: a message naming the file
+    (relative to the project, or only its name) and what to do; no traceback, no server path."""
+    monkeypatch.setattr(core, "content", _raise(exc))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = errors(at)
+    assert expected in shown
+    assert hidden not in shown
+
+
+def test_error_boundary_hides_an_unexpected_error(monkeypatch):
+    monkeypatch.setattr(core, "events", _raise(RuntimeError(f"boom in {ROOT}/model/x.py")))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert ui.UNEXPECTED in errors(at)
+    assert "Traceback" not in errors(at) and str(ROOT) not in errors(at)
 
 
 # --------------------------------------------------------------------------------- history
@@ -182,6 +224,58 @@ def test_whatif_parameter_change_changes_the_result():
     assert "under the history replay" in texts(at)
     assert "parameter sets]" in texts(at)               # each difference's robustness label
     assert "depends on the calibration" in "\n".join(c.value for c in at.caption)
+
+
+def _downloads(at: AppTest) -> dict[str, object]:
+    return {b.proto.label: b for b in at.get("download_button")}
+
+
+def test_whatif_all_runs_downloads_say_their_size():
+    at = app("views/whatif.py")
+    at.button(key="wi_run").click().run()
+    ok(at)
+    labels = list(_downloads(at))
+    csv = next(x for x in labels if x.startswith("All runs (CSV"))
+    assert csv.startswith("All runs (CSV, about ") and csv.endswith(" MB)")
+    assert any(x.startswith("All runs (Parquet, about ") for x in labels)
+
+
+def test_whatif_a_csv_of_every_run_over_the_limit_is_warned_and_not_offered():
+    at = app("views/whatif.py", wi_runs=200)
+    at.button(key="wi_run").click().run()
+    ok(at)
+    buttons = _downloads(at)
+    csv = next(b for k, b in buttons.items() if k.startswith("All runs (CSV"))
+    mb = float(csv.proto.label.split("about ")[1].split(" MB")[0])
+    assert mb > 100                                      # ~138 MB for 200 runs of history
+    assert csv.proto.disabled
+    parquet = next(b for k, b in buttons.items() if k.startswith("All runs (Parquet"))
+    assert not parquet.proto.disabled
+    warned = "\n".join(w.value for w in at.warning)
+    assert f"about {mb:.0f} MB" in warned and "Parquet" in warned
+
+
+def test_whatif_branch_compares_from_the_branch_month_and_locks_earlier_shocks():
+    at = app("views/whatif.py", wi_base="whatif_no_2018_suspension")
+    text = core.shipped_text("whatif_no_2018_suspension")
+    bid = ui.short_hash(text)
+    shocks = core.shocks_in(text)
+    early, late = shocks[shocks["month"] < "2017-01"], shocks[shocks["month"] >= "2017-01"]
+    assert len(early) and len(late)
+    for r in early.itertuples():
+        assert at.checkbox(key=f"ws_{bid}_{r.id}_on").disabled
+    for r in late.itertuples():
+        assert not at.checkbox(key=f"ws_{bid}_{r.id}_on").disabled
+    assert "cannot be left out or resized here" in texts(at)
+    assert at.number_input(key=f"wi_months_{bid}").disabled
+    at.selectbox(key="wi_group").set_value("aid_compliance").run()
+    at.slider(key=f"wp_{bid}_aid_compliance").set_value(5.0).run()
+    at.button(key="wi_run").click().run()
+    ok(at)
+    summary = next(m.value for m in at.markdown if "Against the history replay" in m.value)
+    assert "compared from 2017-01, the branch month" in summary
+    sentences = next(m.value for m in at.markdown if m.value.startswith("- "))
+    assert "1998" not in sentences and "2017" in sentences
 
 
 def test_whatif_parameters_survive_group_changes_and_reset():
@@ -389,9 +483,18 @@ def _sweep_folder(path: Path) -> Path:
     return path
 
 
-def test_sweeps_open_a_folder(tmp_path):
-    folder = _sweep_folder(tmp_path / "tiny")
-    at = app("views/sweeps.py", sw_path=str(folder))
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    """A results root for the Sweeps page (the server's setting, as ``AFPAK_RESULTS``)."""
+    monkeypatch.setenv(sweeps.ROOTS_ENV, str(tmp_path))
+    return tmp_path
+
+
+def test_sweeps_open_a_folder(results):
+    _sweep_folder(results / "tiny")
+    at = app("views/sweeps.py")
+    assert at.selectbox(key="sw_folder").options == [f"{results}/tiny"]
+    assert not at.text_input                      # no free path to type
     assert "50 runs, 2 parameters, 2 outcomes" in texts(at)
     specs = charts(at)
     assert len(specs) == 2
@@ -401,26 +504,50 @@ def test_sweeps_open_a_folder(tmp_path):
     assert charts(at)[1] != specs[1]
 
 
-def test_sweeps_with_a_sensitivity_table(tmp_path):
-    folder = _sweep_folder(tmp_path / "tiny")
+def test_sweeps_lists_only_folders_under_the_results_root(results, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    _sweep_folder(outside / "secret")
+    _sweep_folder(results / "a")
+    (results / "b").mkdir()
+    (results / "b" / "manifest.json").write_text("{}")
+    (results / "link").symlink_to(outside / "secret", target_is_directory=True)
+    at = app("views/sweeps.py")
+    assert at.selectbox(key="sw_folder").options == [f"{results}/a", f"{results}/b"]
+
+
+def test_sweeps_default_root_is_out(monkeypatch):
+    monkeypatch.delenv(sweeps.ROOTS_ENV, raising=False)
+    monkeypatch.setattr(sweeps.access, "RESULTS", ROOT / "no-such-results-folder")
+    at = app("views/sweeps.py")
+    assert "No sweep results folder under `out/` yet" in texts(at)
+
+
+def test_sweeps_with_a_sensitivity_table(results):
+    folder = _sweep_folder(results / "tiny")
     pd.DataFrame({"parameter": ["sovereignty_weight", "forgetting"], "outcome":
                   ["months_route_closed"] * 2, "S1": [0.9, 0.01], "S1_conf": [0.05, 0.02],
                   "ST": [0.95, 0.02], "ST_conf": [0.05, 0.02]}).to_csv(
         folder / "sensitivity_route.csv", index=False)
-    at = app("views/sweeps.py", sw_path=str(folder))
+    at = app("views/sweeps.py")
     names = [t["name"] for t in charts(at)[0]["data"]]
     assert names == ["S1", "ST"]
+    table = at.dataframe[0].value
+    assert {"lo", "hi"} <= set(table.columns)
 
 
-@pytest.mark.parametrize(("make", "expected"), [
-    (lambda p: p, "no such folder"),
-    (lambda p: (p.mkdir(), p)[1], "no Parquet files"),
-    (lambda p: (p.write_text("x"), p)[1], "is a file"),
-])
-def test_sweeps_not_a_sweep_folder(tmp_path, make, expected):
-    path = make(tmp_path / "x")
-    at = app("views/sweeps.py", sw_path=str(path))
-    assert expected in errors(at)
+def test_sweeps_a_folder_too_big_is_refused_with_a_message(results, monkeypatch):
+    _sweep_folder(results / "tiny")
+    monkeypatch.setattr(sweeps, "MAX_DISK_BYTES", 100)
+    at = app("views/sweeps.py")
+    assert "tiny: holds" in errors(at) and "the page loads at most" in errors(at)
+    assert not charts(at)
+
+
+def test_sweeps_a_folder_that_is_not_a_sweep(results):
+    (results / "x").mkdir()
+    (results / "x" / "manifest.json").write_text("{}")
+    at = app("views/sweeps.py")
+    assert "no Parquet files" in errors(at)
     assert not charts(at)
 
 
@@ -430,11 +557,26 @@ def test_sweeps_run_a_small_sweep_here():
     at.button(key="sw_run").click().run()
     ok(at)
     assert "16 runs" in texts(at)
+    assert "**Parameters not varied:** per-run draws from the calibrated posterior" in texts(at)
     first = charts(at)
     assert len(first) == 2
     at.selectbox(key="sws_x").set_value("india_penalty").run()
     ok(at)
     assert charts(at)[1] != first[1]
+
+
+def test_sweeps_small_sobol_sweep_warns_that_n_is_too_small():
+    at = app("views/sweeps.py", sw_mode="run a small sweep here", sw_n=16, sw_method="sobol",
+             sw_scenario="baseline")
+    at.multiselect(key="sw_params").set_value(["aid_compliance", "india_penalty"])
+    at.button(key="sw_run").click().run()
+    ok(at)
+    warned = "\n".join(w.value for w in at.warning)
+    assert "N = 16 Sobol base samples is below 256" in warned
+    bars = charts(at)[0]["data"]
+    assert [t["name"] for t in bars] == ["S1", "ST"]
+    assert all(t["error_x"]["array"] for t in bars)          # confidence intervals drawn
+    assert {"lo", "hi"} <= set(at.dataframe[0].value.columns)
 
 
 def test_sweeps_without_parameters_is_an_error():

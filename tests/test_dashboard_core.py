@@ -47,6 +47,7 @@ def test_check_upload_accepts_a_shipped_scenario():
     (b"", "empty"),
     (b"\x00\x01binary", "binary"),
     (b"name: \xff\xfe x\n", "not UTF-8"),
+    (b"name: x\n" + b"#" * 2_000_001, "the limit for a scenario file (YAML) is 2,000,000 bytes"),
 ])
 def test_check_upload_reports_like_the_cli(raw, expected):
     text, err = core.check_upload("bad.yaml", raw)
@@ -384,13 +385,19 @@ def write_sweep(folder, n: int = 40, manifest: dict | None = None) -> None:
         (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
+def roots(tmp_path) -> dict:
+    """The test's results root, labelled as the page labels ``out/``."""
+    return {"out/": tmp_path}
+
+
 def test_sweep_folder_without_manifest(tmp_path):
     write_sweep(tmp_path / "s")
-    sw = sweeps.load(tmp_path / "s")
+    sw = sweeps.load("out/s", roots(tmp_path))
     assert sw.parameters == ["forgetting", "india_penalty"]
     assert sw.outcomes == ["trust_final"]
     assert len(sw.frame) == 40
     assert sw.sensitivity is None
+    assert sw.params_text is None
 
 
 def test_sweep_folder_with_manifest_and_sensitivity(tmp_path):
@@ -400,7 +407,7 @@ def test_sweep_folder_with_manifest_and_sensitivity(tmp_path):
     pd.DataFrame({"outcome": ["trust_final"], "parameter": ["forgetting"], "S1": [0.8],
                   "S1_conf": [0.1], "ST": [0.9], "ST_conf": [0.05]}).to_csv(
         tmp_path / "s" / "analysis" / "sobol.csv", index=False)
-    sw = sweeps.load(str(tmp_path / "s"))
+    sw = sweeps.load("out/s", roots(tmp_path))
     assert sw.parameters == ["forgetting"]
     sens = sw.sensitivity
     assert set(sens["index"]) == {"S1", "ST"}
@@ -408,15 +415,79 @@ def test_sweep_folder_with_manifest_and_sensitivity(tmp_path):
     assert (row["lo"], row["value"], row["hi"]) == pytest.approx((0.7, 0.8, 0.9))
 
 
+def test_find_folders_lists_only_results_folders_under_the_root(tmp_path):
+    write_sweep(tmp_path / "a", manifest={"name": "a"})
+    write_sweep(tmp_path / "deep" / "b", manifest={"name": "b"})
+    write_sweep(tmp_path / "no_manifest")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    write_sweep(outside, manifest={"name": "outside"})
+    (tmp_path / "link").symlink_to(outside, target_is_directory=True)
+    assert sweeps.find_folders(roots(tmp_path)) == ["out/a", "out/deep/b"]
+
+
+def test_results_roots_default_to_out_and_follow_the_setting(monkeypatch, tmp_path):
+    monkeypatch.delenv(sweeps.ROOTS_ENV, raising=False)
+    assert sweeps.results_roots() == {"out/": core.ROOT / "out"}
+    monkeypatch.setenv(sweeps.ROOTS_ENV, f"results{__import__('os').pathsep}{tmp_path}")
+    assert sweeps.results_roots() == {"results/": core.ROOT / "results",
+                                      f"{tmp_path}/": tmp_path}
+
+
+@pytest.mark.parametrize("name", [
+    "/", "/etc", "/etc/passwd", "out/../..", "out/../../etc", "out//etc", "../out/s", "out/missing",
+    "out/afile", "out/link", "etc/passwd", "out/s/../../x", "out/s\x00",
+])
+def test_a_name_that_is_not_a_listed_folder_gets_one_message(tmp_path, name):
+    """Outside the root, missing, a file, a symbolic link out: the same words, no server
+    path, nothing read."""
+    write_sweep(tmp_path / "s", manifest={"name": "t"})
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "link").symlink_to("/etc", target_is_directory=True)
+    with pytest.raises(ModelInputError) as info:
+        sweeps.load(name, roots(tmp_path))
+    msg = str(info.value)
+    assert msg == f"{name.strip()}: is not a results folder under out/; choose one of the " \
+                  "folders listed"
+    assert str(tmp_path) not in msg
+
+
+def test_a_folder_too_big_is_refused_before_loading(tmp_path, monkeypatch):
+    write_sweep(tmp_path / "s", n=400, manifest={"name": "t"})
+    monkeypatch.setattr(sweeps, "MAX_DISK_BYTES", 1_000)
+    with pytest.raises(ModelInputError, match=r"out/s.*the page loads at most") as info:
+        sweeps.load("out/s", roots(tmp_path))
+    assert str(tmp_path) not in str(info.value)
+
+
+def test_a_table_too_big_in_memory_is_refused_before_loading(tmp_path, monkeypatch):
+    write_sweep(tmp_path / "s", n=400, manifest={"name": "t"})
+    monkeypatch.setattr(sweeps, "MAX_TABLE_BYTES", 400 * 4 * 8 - 1)
+    monkeypatch.setattr(pq, "read_table", lambda *a, **k: pytest.fail("read before the check"))
+    with pytest.raises(ModelInputError, match=r"out/s: holds 400 runs x 4 columns"):
+        sweeps.load("out/s", roots(tmp_path))
+
+
+def test_only_run_id_parameter_and_outcome_columns_are_read(tmp_path):
+    folder = tmp_path / "s"
+    (folder / "parts").mkdir(parents=True)
+    pd.DataFrame({"run_id": [0, 1, 2], "forgetting": [0.8, 0.9, 1.0], "y": [1.0, 2.0, 3.0],
+                  "password": ["hunter2", "x", "y"], "secret": [1, 2, 3]}).to_parquet(
+        folder / "parts" / "p.parquet")
+    (folder / "manifest.json").write_text(json.dumps({"outcomes": ["y"]}))
+    sw = sweeps.load("out/s", roots(tmp_path))
+    assert list(sw.frame.columns) == ["run_id", "forgetting", "y"]
+
+
 @pytest.mark.parametrize(("make", "message"), [
-    (lambda p: p, "no such folder"),
     (lambda p: (p.mkdir(), p)[1], "no Parquet files"),
-    (lambda p: (p.write_text("x"), p)[1], "is a file"),
+    (lambda p: (p.mkdir(), (p / "manifest.json").write_text("{not json"), p)[2],
+     "not a readable JSON manifest"),
 ])
 def test_not_a_sweep_folder(tmp_path, make, message):
-    path = make(tmp_path / "x")
-    with pytest.raises(sweeps.SweepError, match=message):
-        sweeps.load(path)
+    make(tmp_path / "x")
+    with pytest.raises(sweeps.SweepError, match=message) as info:
+        sweeps.load("out/x", roots(tmp_path))
+    assert str(tmp_path) not in str(info.value)
 
 
 def test_a_long_run_table_is_not_a_sweep(tmp_path):
@@ -424,25 +495,27 @@ def test_a_long_run_table_is_not_a_sweep(tmp_path):
     df = core.ensemble(core.shipped_text("baseline"), 1, 0).to_frame().head(50)
     df.to_parquet(tmp_path / "x" / "run.parquet")
     with pytest.raises(sweeps.SweepError, match="long time-series table"):
-        sweeps.load(tmp_path / "x")
+        sweeps.load("out/x", roots(tmp_path))
 
 
 def test_a_broken_parquet_file_is_reported(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "part.parquet").write_bytes(b"not parquet at all")
-    with pytest.raises(sweeps.SweepError, match="not a readable Parquet"):
-        sweeps.load(tmp_path / "x")
+    with pytest.raises(sweeps.SweepError, match="out/x/part.parquet: not a readable Parquet"
+                       ) as info:
+        sweeps.load("out/x", roots(tmp_path))
+    assert str(tmp_path) not in str(info.value)
 
 
 def test_sweep_without_parameter_columns(tmp_path):
     (tmp_path / "x").mkdir()
     pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}).to_parquet(tmp_path / "x" / "p.parquet")
     with pytest.raises(sweeps.SweepError, match="no parameter columns"):
-        sweeps.load(tmp_path / "x")
+        sweeps.load("out/x", roots(tmp_path))
 
 
 def test_empty_folder_argument():
-    with pytest.raises(sweeps.SweepError, match="no folder given"):
+    with pytest.raises(sweeps.SweepError, match="no folder chosen"):
         sweeps.load("  ")
 
 
@@ -461,7 +534,7 @@ def test_sensitivity_long_formats():
 
 def test_rank_sensitivity_finds_the_driver(tmp_path):
     write_sweep(tmp_path / "s", n=60)
-    sw = sweeps.load(tmp_path / "s")
+    sw = sweeps.load("out/s", roots(tmp_path))
     sens = sweeps.rank_sensitivity(sw.frame, sw.parameters, "trust_final", boot=50)
     by = sens.set_index("parameter")
     assert by.loc["forgetting", "value"] > 0.9
@@ -544,6 +617,8 @@ def test_small_sobol_sweep_gives_indices_with_intervals():
     assert len(res.frame) == 16 * (2 + 2)
     assert {"S1", "ST"} <= set(res.sensitivity["index"])
     assert res.sensitivity[["lo", "hi"]].notna().all().all()
+    assert any("N = 16 Sobol base samples is below 256" in n for n in res.notes)
+    assert res.params_text.startswith("per-run draws from the calibrated posterior")
 
 
 def test_a_folder_written_by_model_sweep_opens(tmp_path):
@@ -557,7 +632,7 @@ def test_a_folder_written_by_model_sweep_opens(tmp_path):
     }, scenario=sc)
     msweep.run_sweep(sw, tmp_path / "out", progress=False, log=lambda _m: None)
     msweep.analyze(tmp_path / "out", plots=False)
-    loaded = sweeps.load(tmp_path / "out")
+    loaded = sweeps.load("out/out", roots(tmp_path))
     assert loaded.parameters == ["aid_compliance", "india_penalty"]
     assert loaded.outcomes == ["route", "trust"]
     assert len(loaded.frame) == 12

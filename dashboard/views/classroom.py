@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, core, lessons, play, ui
+from dashboard.classroom import console
 from model.analysis import robustness
 from model.analysis import summary as S
 from model.core import spec
@@ -30,8 +31,9 @@ def window_of(frame: pd.DataFrame, lo: str, hi: str) -> pd.DataFrame:
     return frame[(when >= lo) & (when <= hi)]
 
 
-tab_lessons, tab_play = st.tabs(["Lessons", "Play as an actor"], key="cls_tab",
-                                on_change="rerun", default="Lessons")
+tab_lessons, tab_play, tab_live = st.tabs(["Lessons", "Play as an actor", "Live session"],
+                                         key="cls_tab",
+                                         on_change="rerun", default="Lessons")
 
 # -------------------------------------------------------------------------------- lessons
 with tab_lessons:
@@ -297,3 +299,8 @@ with tab_play:
                 key="play_dl", on_click="ignore",
                 help="The history with the class's moves as interventions; run it again with "
                      "`python -m model run FILE`.")
+
+# ------------------------------------------------ live session: students on their own devices
+with tab_live:
+    if tab_live.open:
+        console.render()

@@ -114,19 +114,30 @@ with tab_shock:
         base_exc = set(sc.catalog.exclude) if sc.catalog else set()
         removed = core.removed_by_edits(sc)
         st.caption("Untick a shock to leave it out; severity 1 is one ordinary act of its type.")
+        if sc.branch:
+            st.info(f"This scenario branches from the one it extends in **{sc.branch}**: its runs "
+                    f"are the parent's until then, so the shocks before {sc.branch} cannot be "
+                    f"left out or resized here (that would have no effect). Change them in the "
+                    f"scenario it extends, or start from it.", icon=":material/call_split:")
         if removed & set(shocks["id"]):
             st.caption("Removed by this scenario's own edits: "
                        + ", ".join(sorted(removed & set(shocks["id"]))) + ".")
         for r in shocks[~shocks["id"].isin(removed)].itertuples():
+            fixed = core.before_branch(sc, r.month)
             a, b, c = st.columns([4, 1, 1])
             on = a.checkbox(f"**{r.month}** {r.id} — {r.actor} → {r.target}, *{r.event_type}*",
                             value=r.id not in base_exc, key=f"ws_{bid}_{r.id}_on",
-                            help=f"“{r.quote}” ({r.outlet})", persist_state="session")
+                            help=f"“{r.quote}” ({r.outlet})"
+                                 + (f"\n\nBefore the branch month {sc.branch}: the parent's."
+                                    if fixed else ""),
+                            persist_state="session", disabled=fixed)
             sev = b.number_input("severity", min_value=0.0, max_value=100.0,
                                  value=float(base_sev.get(r.id, 1.0)), step=0.5,
                                  key=f"ws_{bid}_{r.id}_sev", label_visibility="collapsed",
-                                 persist_state="session", disabled=not on)
-            c.caption(f"Goldstein {r.goldstein:+.0f}")
+                                 persist_state="session", disabled=fixed or not on)
+            c.caption(f"Goldstein {r.goldstein:+.0f}" + (" · before the branch" if fixed else ""))
+            if fixed:
+                continue
             if not on and r.id not in base_exc:
                 exclude.append(r.id)
             if on and not math.isclose(sev, base_sev.get(r.id, 1.0)):
@@ -189,8 +200,12 @@ with tab_event:
 
 with tab_window:
     months = st.number_input("Months to run", min_value=1, max_value=1200, value=sc.months,
-                             step=12, key=f"wi_months_{bid}",
+                             step=12, key=f"wi_months_{bid}", disabled=bool(sc.branch),
                              help=f"From {sc.start}. The shipped scenario runs {sc.months}.")
+    if sc.branch:
+        st.caption(f"A branch keeps the window of the scenario it extends ({sc.start}, "
+                   f"{sc.months} months).")
+        months = sc.months
 
 # ------------------------------------------------------------------------------ the edits
 try:
@@ -254,14 +269,18 @@ if series:
 
 years = core.common_years(hist_text, res["text"])
 first = core.first_difference(hist_text, res["text"], res["runs"], res["seed"]) if years else None
+branch = core.parse(res["text"]).branch
 if first:
-    y = int(first[:4])
+    since = branch or first             # a branch is compared from its month
+    y = int(since[:4])
     table = core.compare_table(hist_text, res["text"], res["runs"], res["seed"], y,
                                "PAK_MIL->US", "the history replay", "the what-if",
-                               (y, min(y + 1, years[-1])))
+                               (y, min(y + 1, years[-1])), since=since)
     if table is not None:
-        st.markdown(f"**Against the history replay** (same seeds; they first differ in "
-                    f"{first}):")
+        where = (f"compared from {branch}, the branch month where the what-if leaves the "
+                 f"history; they first differ in {first}" if branch
+                 else f"they first differ in {first}")
+        st.markdown(f"**Against the history replay** (same seeds; {where}):")
         st.markdown("\n".join(f"- {s}" for s in table["sentence"].head(5)))
         st.caption(core.design_text(res["runs"], res["seed"]))
 elif years:
@@ -274,15 +293,26 @@ d1.download_button("Bands (CSV)", data=core.bands_csv(wb), file_name=f"{res['nam
 too_many = res["runs"] > core.MAX_DOWNLOAD_RUNS
 why = (f"Every run of up to {core.MAX_DOWNLOAD_RUNS} runs; for more, download the scenario and "
        "run `python -m model run FILE --runs N --out runs.parquet`.")
-d2.download_button("All runs (CSV)",
+size = {fmt: core.long_table_size(res["text"], res["runs"], fmt) for fmt in ("csv", "parquet")}
+csv_too_big = size["csv"] > core.MAX_DOWNLOAD_BYTES
+d2.download_button(f"All runs (CSV, about {core.megabytes(size['csv'])})",
                    data=lambda: core.long_table(res["text"], res["runs"], res["seed"], "csv"),
                    file_name=f"{res['name']}-runs.csv", mime="text/csv", key="wi_dl_csv",
-                   on_click="ignore", disabled=too_many,
+                   on_click="ignore", disabled=too_many or csv_too_big,
                    help="The long table: run, step, date, metric, source, target, value (as "
                         "`python -m model run --out`). " + why)
-d3.download_button("All runs (Parquet)",
+d3.download_button(f"All runs (Parquet, about {core.megabytes(size['parquet'])})",
                    data=lambda: core.long_table(res["text"], res["runs"], res["seed"],
                                                 "parquet"),
                    file_name=f"{res['name']}-runs.parquet",
                    mime="application/vnd.apache.parquet", key="wi_dl_parquet",
                    on_click="ignore", disabled=too_many, help=why)
+if too_many:
+    st.caption(why)
+elif csv_too_big:
+    st.warning(f"Every run as CSV would be about {core.megabytes(size['csv'])}, more than the "
+               f"page offers ({core.megabytes(core.MAX_DOWNLOAD_BYTES)}): take the Parquet file "
+               f"(about {core.megabytes(size['parquet'])}, the same table), or fewer runs.")
+elif size["csv"] > core.WARN_DOWNLOAD_BYTES:
+    st.warning(f"Every run as CSV is about {core.megabytes(size['csv'])}; the Parquet file "
+               f"holds the same table in about {core.megabytes(size['parquet'])}.")

@@ -271,7 +271,9 @@ def default_questions(start: str, end: str, year: int, pair: str,
 
 class RunSummary:
     """The median and 5-95% of the registry's ``RUN_SUMMARY`` outcomes, added chunk by chunk so
-    that printing needs no second pass over the runs."""
+    that printing needs no second pass over the runs. Only the per-run values are kept (copied,
+    so that no chunk's arrays stay alive through a view): memory grows by one float per run and
+    quantity, not by the chunks."""
 
     def __init__(self, rows: Sequence[tuple[str, Any, float]] | None = None) -> None:
         rows = O.RUN_SUMMARY if rows is None else rows
@@ -283,16 +285,63 @@ class RunSummary:
 
     def add(self, res) -> None:
         self.runs += res.runs
-        self.dates = res.dates
+        self.dates = list(res.dates)
         self.scenario = res.scenario
         for label, outcome, per in self.rows:
-            self.values[label].append(outcome.compute(res) / per)
+            vals = np.asarray(outcome.compute(res), dtype=np.float64) / per
+            self.values[label].append(np.array(vals, dtype=np.float64, copy=True))
 
     def text(self) -> str:
+        one = self.runs == 1
         lines = [f"scenario {self.scenario.name!r}: {self.runs} run(s), "
-                 f"{self.dates[0]} .. {self.dates[-1]} ({len(self.dates) - 1} months)",
-                 f"{'quantity':40s} {'median':>9s} {'5%':>9s} {'95%':>9s}"]
+                 f"{self.dates[0]} .. {self.dates[-1]} ({len(self.dates) - 1} months)"]
+        if one:  # a median and a 5-95% range of one run would only repeat its value
+            lines += ["one run: its values (use --runs 200 or more for the median and the "
+                      "5-95% range across runs)",
+                      f"{'quantity':40s} {'value':>9s}"]
+        else:
+            lines.append(f"{'quantity':40s} {'median':>9s} {'5%':>9s} {'95%':>9s}")
         for name, parts in self.values.items():
             q50, q5, q95 = interval(np.concatenate(parts))
-            lines.append(f"{name:40s} {q50:9.3f} {q5:9.3f} {q95:9.3f}")
+            lines.append(f"{name:40s} {q50:9.3f}" if one else
+                         f"{name:40s} {q50:9.3f} {q5:9.3f} {q95:9.3f}")
         return "\n".join(lines)
+
+
+class BandsCollector:
+    """What ``Results.bands`` needs of every run (trust, aid and state), copied chunk by chunk
+    into arrays sized for ``runs`` runs, so that ``run --bands`` keeps neither the chunks nor
+    their actions; ``bands()`` gives the same table as ``concat(chunks).bands()``."""
+
+    def __init__(self, runs: int) -> None:
+        self.capacity = runs
+        self.filled = 0
+        self.template = None  # the first chunk emptied: scenario, seed, dates, dtypes
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def add(self, res) -> None:
+        import dataclasses
+
+        lo, hi = self.filled, self.filled + res.runs
+        if hi > self.capacity:
+            raise ValueError(f"BandsCollector: more than {self.capacity} runs added")
+        if self.template is None:
+            empty = {k: getattr(res, k)[:0].copy()
+                     for k in ("run_ids", "params", "trust", "aid", "state", "actions")}
+            self.template = dataclasses.replace(res, ledger=None, event_ledger=None, **empty)
+            self.arrays = {k: np.empty((self.capacity, *getattr(res, k).shape[1:]),
+                                       dtype=getattr(res, k).dtype)
+                           for k in ("trust", "aid", "state")}
+        for k, a in self.arrays.items():
+            a[lo:hi] = getattr(res, k)
+        self.filled = hi
+
+    def bands(self) -> pd.DataFrame:
+        import dataclasses
+
+        if self.template is None:
+            raise ValueError("BandsCollector: no runs added")
+        n = self.filled
+        res = dataclasses.replace(self.template, run_ids=np.arange(n),
+                                  **{k: a[:n] for k, a in self.arrays.items()})
+        return res.bands()

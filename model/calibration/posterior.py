@@ -9,6 +9,7 @@ ESS), then one row per accepted set, best first; columns the free parameters, ``
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 from model.calibration.fit import Calibration
 from model.calibration.identification import provenance
 from model.calibration.problem import fingerprint
-from model.engine.paramsets import POSTERIOR_PATH
+from model.engine.paramsets import POSTERIOR_PATH, load_posterior
 from model.io import atomic
 from model.io.paths import DATA
 
@@ -60,9 +61,17 @@ def save(cal: Calibration, folder: Path) -> tuple[Path, pd.DataFrame]:
     return path, prov
 
 
-def install(cal: Calibration, prov: pd.DataFrame) -> tuple[Path, Path]:
-    """Ship ``cal``: ``model/data/posterior.csv`` (the engine's default parameter sets) and
-    ``model/data/provenance.csv``."""
-    write_posterior(cal, POSTERIOR_PATH, posterior_header(cal))
-    write_provenance(prov, PROVENANCE_PATH)
+def install(folder: Path) -> tuple[Path, Path]:
+    """Ship the calibration whose ``posterior.csv`` and ``provenance.csv`` ``save`` wrote in its
+    working ``folder``: ``model/data/posterior.csv`` (the engine's default parameter sets) and
+    ``model/data/provenance.csv``, byte for byte. Called only once the whole command has
+    succeeded. The working posterior is read back first (a file that the engine would refuse is
+    never shipped); then both copies are written beside their targets and moved into place
+    together, so that an interruption leaves either both old files or both new ones."""
+    src_post, src_prov = Path(folder) / "posterior.csv", Path(folder) / "provenance.csv"
+    load_posterior(src_post)
+    data = [(src_post.read_bytes(), POSTERIOR_PATH), (src_prov.read_bytes(), PROVENANCE_PATH)]
+    with contextlib.ExitStack() as stack:       # both replaced as the block ends, or neither
+        for body, dest in data:
+            stack.enter_context(atomic.atomic_output(dest)).write_bytes(body)
     return POSTERIOR_PATH, PROVENANCE_PATH

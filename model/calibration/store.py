@@ -33,6 +33,8 @@ from model.io.store import Store as ChunkStore
 FORMAT = "afpak-calibration/1"
 PARTS = Parts("parts", "w{:02d}-c{:05d}.npz")
 DESIGNS = Parts("designs", "wave-{:02d}.npz")
+#: The result files a finished calibration writes beside its store (``calibration.posterior``).
+RESULTS = ("posterior.csv", "provenance.csv")
 WHAT_TO_DO = "use --fresh to start over in this folder, or another --out"
 
 
@@ -59,8 +61,9 @@ class Store:
 
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
-        self.chunks = ChunkStore(self.out, FORMAT, (PARTS, DESIGNS), what="calibration",
-                                 theirs="this calibration", error=CalibrationError)
+        self.chunks = ChunkStore(self.out, FORMAT, (PARTS, DESIGNS), files=RESULTS,
+                                 what="calibration", theirs="this calibration",
+                                 error=CalibrationError)
         #: parts and designs present but computed again, with the reason (file -> why)
         self.rejected: dict[Path, str] = {}
 

@@ -1,15 +1,24 @@
 """Command line: ``python -m model COMMAND ...``.
 
-Every command validates its inputs before it runs anything; bad input prints a located message
-to stderr and exits with code 2, leaving no partial output file.
+Every command validates its inputs before it runs anything: arguments, input files (through the
+file-access policy, ``model.io.access``), output paths (never an input, never another output of
+the same command) and the memory it would need (``model.cli.limits``). ``main`` is the one error
+boundary: bad input, a file that cannot be read or written, too little memory or a structure
+nested too deeply print a message to stderr naming the file or option and what to do, exit 2,
+and leave no partial output file; Ctrl-C exits 130 and SIGTERM/SIGHUP 128 + the signal, also
+leaving no partial file; anything else is a bug, said in one line (``--debug`` shows the
+traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 
+from model.cli import limits
 from model.cli.argtypes import nonneg_int as _nonneg_int
 from model.cli.argtypes import pos_int as _pos_int
 from model.core import params as P
@@ -18,9 +27,20 @@ from model.io.atomic import write_csv, write_text
 from model.io.errors import ModelInputError
 
 EXIT_BAD_INPUT = 2
+#: Exit code of an unexpected error (a bug): not 2, which means "your input".
+EXIT_BUG = 1
+#: The ``--params`` words that are not files.
+PARAMS_WORDS = ("auto", "default", "posterior")
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse with exit code 2 for usage errors and ``--debug`` on every (sub)command."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help="on an unexpected error, show the traceback (for a bug report)")
+
     def error(self, message: str) -> None:  # argparse's own usage errors also exit 2
         self.print_usage(sys.stderr)
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
@@ -37,43 +57,78 @@ def _assignment(text: str) -> tuple[str, float]:
             f"parameter {name.strip()!r}: expected a number, got {value!r}") from None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from model.analysis.summary import RunSummary
-    from model.engine.runner import concat, iter_chunks
+def _inputs(args: argparse.Namespace, **named) -> dict[str, str | None]:
+    """The input files of a command (name -> path) for ``access.check_outputs``: ``named`` and
+    a ``--params`` file."""
+    params = getattr(args, "params", None)
+    return {**named, "--params": params if params not in (None, *PARAMS_WORDS) else None}
+
+
+def _check_run(args: argparse.Namespace):
+    """Every check of ``run`` before any work: the scenario, --set, --months, the outputs
+    (kinds, places, never the scenario or --params or each other), --params, memory and
+    --workers. Returns (scenario, overrides, out, bands, params, workers)."""
     from model.inputs.compiled import compile_scenario
     from model.inputs.scenario import load_scenario
-    from model.io.longtable import check_path, write_long_table
+    from model.io import access
+    from model.io.longtable import check_path
 
     sc = load_scenario(args.scenario)
     overrides = dict(args.set or [])
     for k, v in overrides.items():
         P.check(k, v, where="--set")
-    compile_scenario(sc, args.months)  # validates --months against the scenario
+    comp = compile_scenario(sc, args.months)  # validates --months against the scenario
     out = check_path(args.out) if args.out else None
     bands = Path(args.bands) if args.bands else None
     if bands is not None and bands.suffix != ".csv":
         raise ModelInputError(f"--bands {args.bands}: expected a file ending in .csv")
+    params = _params_choice(args.params)
+    access.check_outputs({"--out": out, "--bands": bands},
+                         _inputs(args, **{"the scenario": args.scenario}))
+    per_run = limits.run_bytes(comp.months)
+    chunk = min(args.chunk, args.runs)
+    limits.check("one chunk", chunk, per_run * limits.FACTOR["chunk"], "Use a smaller --chunk",
+                 option="--chunk")
+    if bands is not None:
+        limits.check("run --bands (quantiles over all runs)", args.runs,
+                     per_run * limits.FACTOR["bands"],
+                     "Use fewer --runs, or write the long table with --out (it streams to "
+                     "disk) and compute the bands from it")
+    workers = limits.workers(args.workers, chunk * per_run * limits.FACTOR["chunk"])
+    return sc, overrides, out, bands, params, workers
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from model.analysis.summary import BandsCollector, RunSummary
+    from model.engine.runner import iter_chunks
+    from model.io import access
+    from model.io.longtable import write_long_table
+
+    sc, overrides, out, bands, params, workers = _check_run(args)
     summary = RunSummary()
-    kept = []  # the chunks, kept only when bands (quantiles over all runs) are wanted
+    # bands (quantiles over all runs) need every run's series: copied, not the chunks kept
+    collect = BandsCollector(args.runs) if bands is not None else None
 
     def chunks():
         for res in iter_chunks(sc, runs=args.runs, seed=args.seed, months=args.months,
-                               params=_params_choice(args.params), overrides=overrides,
-                               chunk=args.chunk, workers=args.workers):
+                               params=params, overrides=overrides, chunk=args.chunk,
+                               workers=workers):
             summary.add(res)
-            if bands is not None:
-                kept.append(res)
+            if collect is not None:
+                collect.add(res)
             yield res
 
     if out is not None:
-        rows = write_long_table(chunks(), out)
+        with access.os_errors(out, option="--out"):
+            rows = write_long_table(chunks(), out)
         print(f"wrote {rows:,} rows to {out}")
     else:
         for _ in chunks():
             pass
     print(summary.text())
-    if bands is not None:
-        write_csv(bands, concat(kept).bands(), index=False)
+    if collect is not None:
+        with access.os_errors(bands, option="--bands"):
+            write_csv(bands, collect.bands(), index=False)
         print(f"wrote the median and 5-95% bands of every series to {bands}")
     return 0
 
@@ -87,8 +142,11 @@ def cmd_history_check(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     until, after = (_cut(f"--{k}", getattr(args, k)) for k in ("until", "after"))
     _check_cuts(sc, until, after)   # before any run: a cut that leaves nothing is an error
-    res = simulate(sc, runs=args.runs, seed=args.seed, workers=args.workers,
-                   params=_params_choice(args.params))
+    params = _params_choice(args.params)
+    workers = _check_memory("history-check", sc, args.runs, args.workers,
+                            "Use fewer --runs (1,000 runs give every share to within about "
+                            "+-3 points)")
+    res = simulate(sc, runs=args.runs, seed=args.seed, workers=workers, params=params)
     timing = score_timing(res, until=until, after=after)
     since = _month_after(after) if after is not None else None
     old = score(res, window=args.window, until=until, since=since)
@@ -104,6 +162,19 @@ def cmd_history_check(args: argparse.Namespace) -> int:
           "chosen in most months, so this says little about timing):")
     print(f"reproduced={old.reproduced}/{old.total}")
     return 0
+
+
+def _check_memory(what: str, sc, runs: int, workers: int, advice: str, *,
+                  ensembles: int = 1, trace: bool = False) -> int:
+    """Refuse ``runs`` runs of ``sc`` held in memory above the limit (``limits.check``);
+    returns ``--workers`` capped by memory and cores. ``ensembles``: how many such ensembles
+    the command holds at once (compare: 2, traced)."""
+    from model.inputs.compiled import compile_scenario
+
+    comp = compile_scenario(sc, None)
+    per_run = limits.run_bytes(comp.months, len(comp.ev_ids) if trace else None)
+    limits.check(what, runs, ensembles * per_run * limits.FACTOR[what], advice)
+    return limits.workers(workers, min(runs, 1024) * per_run * limits.FACTOR["chunk"])
 
 
 def _headline(summary) -> list[str]:
@@ -196,29 +267,65 @@ def cmd_schema(args: argparse.Namespace) -> int:
     schema["title"] = "afpak-abm scenario"
     text = json.dumps(schema, indent=2)
     if args.out:
-        write_text(Path(args.out), text + "\n", fsync=False)
+        from model.io import access
+
+        access.check_outputs({"--out": args.out})
+        with access.os_errors(args.out, option="--out"):
+            write_text(Path(args.out), text + "\n", fsync=False)
         print(f"wrote {args.out}")
     else:
         print(text)
     return 0
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from model.analysis.compare import compare, write
+def _check_compare(args: argparse.Namespace):
+    """Every check of ``compare`` before any run: both scenarios, one window for both, --out
+    (a folder, not an input), --params and memory. Returns (a, b, params)."""
+    from model.inputs.compiled import compile_scenario
     from model.inputs.scenario import load_scenario
+    from model.io import access
+    from model.io.dates import month_label
 
     a, b = load_scenario(args.a), load_scenario(args.b)
-    from model.analysis.robustness import DEFAULT_SETS
+    ma, mb = compile_scenario(a, None).months, compile_scenario(b, None).months
+    if (a.start, ma) != (b.start, mb):
+        raise ModelInputError(
+            f"{args.a} runs {a.start}..{month_label(a.start, ma)} but {args.b} runs "
+            f"{b.start}..{month_label(b.start, mb)}: compare needs the same window (give one "
+            f"scenario the other's start and end)")
+    params = _params_choice(args.params)
+    if args.out:
+        access.check_outputs({"--out": args.out},
+                             _inputs(args, **{"scenario A": args.a, "scenario B": args.b}),
+                             folders={"--out"})
+    _check_memory("compare", a, args.runs, 1,
+                  "Use fewer --runs (the intervals change little beyond 1,000 runs); for large "
+                  "ensembles run each scenario with `run --out` or `python -m model sweep`, "
+                  "which stream to disk", ensembles=2, trace=True)
+    return a, b, params
 
-    cmp = compare(a, b, runs=args.runs, seed=args.seed, params=_params_choice(args.params),
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from model.analysis.compare import compare, write
+    from model.analysis.robustness import DEFAULT_SETS
+    from model.io import access
+
+    a, b, params = _check_compare(args)
+    cmp = compare(a, b, runs=args.runs, seed=args.seed, params=params,
                   sets=args.sets or DEFAULT_SETS)
     print(cmp.text())
     if args.out:
-        print(f"wrote {', '.join(str(p) for p in write(cmp, Path(args.out)))}")
+        with access.os_errors(args.out, option="--out"):
+            paths = write(cmp, Path(args.out))
+        print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
 
 
 def cmd_params(args: argparse.Namespace) -> int:
+    groups = sorted({p.group for p in P.table().values()})
+    if args.group and args.group not in groups:
+        raise ModelInputError(f"--group {args.group}: no such group; the groups are "
+                              f"{', '.join(groups)}")
     for name, p in P.table().items():
         if args.group and p.group != args.group:
             continue
@@ -236,14 +343,20 @@ def _history_path() -> Path:
 
 def _params_choice(choice: str):
     """--params: 'auto' (None: the engine's default, the calibrated posterior when one is
-    shipped), 'default' (the parameter table's defaults), 'posterior' or a posterior CSV file."""
-    from model.engine.paramsets import posterior_exists
+    shipped), 'default' (the parameter table's defaults), 'posterior' or a posterior CSV file,
+    which is read and checked here (file-access policy, columns, finite numbers in bounds),
+    before any work."""
+    from model.engine.paramsets import load_posterior, posterior_exists
+    from model.io import access
 
     if choice == "auto":
         return None
-    if choice not in ("default", "posterior") and not Path(choice).is_file():
-        raise ModelInputError(f"--params {choice}: expected 'default', 'posterior' or a "
-                              f"posterior .csv file")
+    if choice not in PARAMS_WORDS:
+        if not choice.endswith(".csv"):
+            raise ModelInputError(f"--params {choice}: expected 'default', 'posterior' or a "
+                                  f"posterior .csv file")
+        access.check_input(choice, access.POSTERIOR, shown=choice)
+        load_posterior(choice)
     if choice == "posterior" and not posterior_exists():
         raise ModelInputError("--params posterior: no calibrated posterior is shipped; run "
                               "`python -m model calibrate` first")
@@ -352,18 +465,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ModelInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted (long commands resume where they stopped: see --help)",
-              file=sys.stderr)
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _failed(exc: BaseException) -> int:
+    """The message and exit code of an exception that ended a command (the error boundary)."""
+    from model.io import access
+    from model.io.atomic import Terminated
+
+    if isinstance(exc, Terminated):
+        _say(f"{exc}: stopped; no partial output file was left (long commands resume where "
+             f"they stopped: see --help)")
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        _say("interrupted (long commands resume where they stopped: see --help)")
         return 130
-    except BrokenPipeError:  # e.g. `python -m model schema | head`
-        sys.stderr.close()
+    if isinstance(exc, BrokenPipeError):  # e.g. `python -m model schema | head`
+        with contextlib.suppress(OSError):  # no "Exception ignored" when Python exits
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    if isinstance(exc, ModelInputError):
+        _say(f"error: {exc}")
+    elif isinstance(exc, OSError):
+        _say(f"error: {access.explain_os_error(exc, exc.filename or 'a file', action='use')}")
+    elif isinstance(exc, MemoryError):
+        _say("error: out of memory. Use fewer --runs; for large ensembles `run --out FILE` "
+             "streams to disk, and `python -m model sweep` runs any number of runs in parts")
+    elif isinstance(exc, RecursionError):
+        _say("error: an input is nested too deeply to read (a structure within a structure "
+             "hundreds of levels deep, or a very long chain of files); simplify it")
+    else:
+        _say(f"internal error (a bug in the model, not a problem with your input): "
+             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip()
+             + "\nrerun with --debug to see the traceback, and report it")
+        return EXIT_BUG
+    return EXIT_BAD_INPUT
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; every error ends here as a message and an exit code (``_failed``)."""
+    import traceback
+
+    from model.io.atomic import terminate_cleanly
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    with terminate_cleanly():
+        try:
+            args = build_parser().parse_args(argv)
+            debug = bool(getattr(args, "debug", False))
+            return args.func(args)
+        except SystemExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the one error boundary of the CLI
+            if debug:
+                traceback.print_exception(exc, file=sys.stderr)
+            try:
+                return _failed(exc)
+            except KeyboardInterrupt as again:  # a second signal while reporting the first
+                return getattr(again, "exit_code", 130)

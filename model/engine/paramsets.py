@@ -71,33 +71,72 @@ class Posterior:
         return self.sets()[i]
 
 
+def _numbers(df: pd.DataFrame, col: str, shown: str) -> np.ndarray:
+    """Column ``col`` as float64; a text value, NaN or an infinity is a ``PosteriorError``
+    naming the row (the file's line: the header is line 1)."""
+    v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raw = df[col].iloc[i]
+        got = repr(raw) if isinstance(raw, str) else str(float(raw))
+        raise PosteriorError(f"{shown}: column {col!r}, row {i + 1}: expected a finite number, "
+                             f"got {got} ({int(bad.sum())} such value(s)); fix the file or "
+                             f"re-run `python -m model calibrate`")
+    return v
+
+
+def _read_frame(path: str, shown: str) -> pd.DataFrame:
+    from model.io import access
+
+    with access.open_input(path, access.POSTERIOR, shown=shown) as fh:
+        try:
+            return pd.read_csv(fh, comment="#")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise PosteriorError(f"{shown}: not a readable posterior CSV ({msg})") from None
+
+
 @cache
-def _load_cached(path: str, mtime: float) -> Posterior:
-    df = pd.read_csv(path, comment="#")
+def _load_cached(path: str, mtime: float, shown: str | None = None) -> Posterior:
+    shown = shown if shown is not None else path
+    df = _read_frame(path, shown)
     for col in ("distance", "weight"):
         if col not in df.columns:
-            raise PosteriorError(f"{path}: no {col!r} column")
+            raise PosteriorError(f"{shown}: no {col!r} column")
     names = [c for c in df.columns if c not in ("distance", "weight")]
     for n in names:
         if n not in P.table():
             raise PosteriorError(
-                f"{path}: unknown parameter column {n!r}: the posterior is older than the "
+                f"{shown}: unknown parameter column {n!r}: the posterior is older than the "
                 f"parameter table; re-run `python -m model calibrate`")
+    if len(df) == 0:
+        raise PosteriorError(f"{shown}: needs at least one row and non-negative weights")
+    df = df.assign(**{c: _numbers(df, c, shown) for c in df.columns})
+    for n in names:
         p = P.table()[n]
         v = df[n].to_numpy(dtype=float)
         if np.any(v < p.lo) or np.any(v > p.hi):
-            raise PosteriorError(f"{path}: {n} outside the table's bounds [{p.lo}, {p.hi}]")
-    if len(df) == 0 or not np.all(df["weight"].to_numpy() >= 0) or df["weight"].sum() <= 0:
-        raise PosteriorError(f"{path}: needs at least one row and non-negative weights")
+            raise PosteriorError(f"{shown}: {n} outside the table's bounds [{p.lo}, {p.hi}]")
+    if not np.all(df["weight"].to_numpy() >= 0) or df["weight"].sum() <= 0:
+        raise PosteriorError(f"{shown}: needs at least one row and non-negative weights")
     return Posterior(frame=df, path=Path(path))
 
 
 def load_posterior(path: str | Path | None = None) -> Posterior:
-    """The posterior sample (default: the shipped ``model/data/posterior.csv``)."""
-    p = Path(path) if path is not None else POSTERIOR_PATH
-    if not p.exists():
-        raise PosteriorError(f"{p}: no posterior (run `python -m model calibrate`)")
-    return _load_cached(str(p.resolve()), p.stat().st_mtime)
+    """The posterior sample (default: the shipped ``model/data/posterior.csv``). A user-given
+    file goes through the file-access policy (``model.io.access``: a regular file of bounded
+    size); messages name it as given."""
+    from model.io import access
+
+    if path is None:
+        p, shown = POSTERIOR_PATH, str(POSTERIOR_PATH)
+        if not p.exists():
+            raise PosteriorError(f"{p}: no posterior (run `python -m model calibrate`)")
+    else:
+        p, shown = Path(path), str(path)
+    st = access.check_input(p, access.POSTERIOR, shown=shown)
+    return _load_cached(str(p.resolve()), st.st_mtime, shown)
 
 
 def posterior_exists(path: str | Path | None = None) -> bool:

@@ -135,6 +135,11 @@ class Results:
         """
         return pd.concat(list(self._frames()), ignore_index=True)
 
+    def frames(self) -> Iterator[pd.DataFrame]:
+        """The long table of ``to_frame`` block by block (one metric, source and target each),
+        in its row order: for writers that stream it (``model.io.longtable``)."""
+        return self._frames()
+
     def _frames(self) -> Iterator[pd.DataFrame]:
         nr, nt = self.runs, self.months + 1
         steps = np.arange(nt)

@@ -1,5 +1,6 @@
 """Writing a run's long table (``Results.to_frame``: run, step, date, metric, source, target,
-value) to one file, chunk by chunk, so that memory holds one chunk at a time.
+value) to one file, chunk by chunk and block by block (one metric, source and target of a
+chunk), so that memory holds one block at a time.
 
 The file appears only when every chunk is written (``model.io.atomic``): an interrupted run
 leaves no partial table. Ctrl-C, and SIGTERM/SIGHUP under ``atomic.terminate_cleanly`` (which the
@@ -18,6 +19,8 @@ from model.io.errors import ModelInputError
 
 #: File types the long table can be written as.
 SUFFIXES = (".parquet", ".csv")
+#: Rows per Parquet row group (blocks are gathered up to this many before they are written).
+ROW_GROUP = 1_000_000
 
 
 def check_path(out: str | Path, option: str = "--out") -> Path:
@@ -38,22 +41,36 @@ def write_long_table(chunks: Iterable[Any], out: Path) -> int:
     rows = 0
     with atomic_output(out, fsync=False) as tmp:
         if out.suffix == ".parquet":
-            writer = None
+            writer, held = None, []
             try:
-                for res in chunks:
-                    table = pa.Table.from_pandas(res.to_frame(), preserve_index=False)
+                for table in _tables(chunks):
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                    writer.write_table(table)
+                    held.append(table)
                     rows += table.num_rows
+                    if sum(t.num_rows for t in held) >= ROW_GROUP:
+                        writer.write_table(pa.concat_tables(held))
+                        held = []
+                if held:
+                    writer.write_table(pa.concat_tables(held))
             finally:
                 if writer is not None:
                     writer.close()
         else:
             first = True
             for res in chunks:
-                df = res.to_frame()
-                df.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
-                first = False
-                rows += len(df)
+                for df in res.frames():
+                    df.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
+                    first = False
+                    rows += len(df)
     return rows
+
+
+def _tables(chunks: Iterable[Any]):
+    """Each chunk's long table as Arrow tables, one block (metric, source, target) at a time:
+    memory holds one block, not a chunk's whole table."""
+    import pyarrow as pa
+
+    for res in chunks:
+        for df in res.frames():
+            yield pa.Table.from_pandas(df, preserve_index=False)
