@@ -45,18 +45,77 @@ NODE_XY = {"US": (0.0, 1.0), "INDIA": (0.95, 0.25), "PAK_MIL": (0.55, -0.85),
            "PAK_CIV": (-0.55, -0.85), "TALIBAN": (-0.95, 0.25)}
 
 
-def style(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
-    """The dashboard's common look: white background, large fonts, legend below."""
-    fig.update_layout(
-        template="plotly_white", font=FONT, hoverlabel={"font_size": 14},
-        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 18}} if title
-        else None,
-        margin={"l": 60, "r": 20, "t": 56 if title else 24, "b": 40},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 1.0,
-                "xanchor": "right"},
-    )
+#: Pixel rows at the top of a figure: the title, each row of the legend, a row of labels that
+#: sit just above the plot (panel titles, the labels of vertical lines).
+TITLE_PX, LEGEND_ROW_PX, LABEL_ROW_PX, TOP_PAD_PX = 34, 34, 24, 8
+#: The narrowest a figure is drawn (a half column on a 1024-px projector, with the sidebar): the
+#: legend's rows are reserved for this width, so that it cannot wrap into what lies below it at
+#: any width. Figures drawn across the whole page (``band_panels``) pass their own.
+NARROWEST_PX = 280
+FULL_WIDTH_PX = 560
+DEFAULT_HEIGHT = 450
+
+
+def legend_entries(fig: go.Figure) -> list[str]:
+    """The names the figure's legend shows (plotly's rule: the traces not hidden from it, when
+    there are two or more of them or the legend is switched on)."""
+    names = [str(t.name) for t in fig.data
+             if t.showlegend is not False and t.name and t.visible is not False]
+    shown = fig.layout.showlegend
+    if shown is False or (shown is None and len(names) < 2):
+        return []
+    return names
+
+
+def legend_rows(names: Sequence[str], width: int = NARROWEST_PX, title: str = "") -> int:
+    """Rows a horizontal legend of these entries needs at ``width`` pixels (a generous estimate:
+    symbol and gap 46 px, 8.5 px a character at the dashboard's 15-px font)."""
+    if not names:
+        return 0
+    rows, used = 1, 8.5 * len(title) + (12 if title else 0)
+    for n in names:
+        w = 46 + 8.5 * len(n)
+        if used and used + w > width:
+            rows, used = rows + 1, 0.0
+        used += w
+    return rows
+
+
+def _labels_above_plot(fig: go.Figure) -> bool:
+    """Whether an annotation sits just above the plot area (a panel title, a line's label)."""
+    for a in fig.layout.annotations or ():
+        y, ref = a.y, str(a.yref or "paper")
+        if y is not None and y >= 0.99 and a.yanchor == "bottom" and (
+                ref == "paper" or ref.endswith("domain")):
+            return True
+    return False
+
+
+def style(fig: go.Figure, title: str | None = None, height: int | None = None,
+          narrowest: int = NARROWEST_PX) -> go.Figure:
+    """The dashboard's common look: white background, large fonts, and a top margin laid out in
+    rows that cannot overlap: the title, then the legend (its rows reserved for the narrowest
+    width the figure is drawn at), then any labels just above the plot; the legend is placed in
+    pixels from the top (container coordinates), so that it never lies over the title, a panel
+    title or the plot."""
     if height is not None:
         fig.update_layout(height=height)
+    h = fig.layout.height or DEFAULT_HEIGHT
+    legend_title = (fig.layout.legend.title.text or "") if fig.layout.legend else ""
+    rows = legend_rows(legend_entries(fig), narrowest, title=legend_title)
+    title_px = TITLE_PX if title else 0
+    top = (TOP_PAD_PX + title_px + rows * LEGEND_ROW_PX
+           + (LABEL_ROW_PX if _labels_above_plot(fig) else 0))
+    fig.update_layout(
+        template="plotly_white", font=FONT, hoverlabel={"font_size": 14},
+        title={"text": title, "x": 0.0, "xanchor": "left", "xref": "container",
+               "y": 1.0, "yanchor": "top", "yref": "container", "pad": {"t": 8, "l": 12},
+               "font": {"size": 18}} if title else None,
+        margin={"l": 60, "r": 20, "t": max(top, 24), "b": 40},
+        legend={"orientation": "h", "xref": "container", "x": 0.0, "xanchor": "left",
+                "yref": "container", "y": 1.0 - (TOP_PAD_PX + title_px) / h,
+                "yanchor": "top", "itemsizing": "constant"},
+    )
     return fig
 
 
@@ -355,11 +414,8 @@ def band_panels(frames: Mapping[str, pd.DataFrame], series: Sequence[str],
                             for e in ev[ev["kind"] == "shock"].itertuples()
                             for r in panel_refs]
     fig = go.Figure(data=traces, layout=layout)
-    style(fig, title, height=height)
-    fig.update_layout(legend={"orientation": "h", "y": 1.0, "yanchor": "bottom",
-                              "x": 1.0, "xanchor": "right"},
-                      hovermode="closest", margin={"t": 60 if not title else 80})
-    return fig
+    fig.update_layout(hovermode="closest")
+    return style(fig, title, height=height, narrowest=FULL_WIDTH_PX)
 
 
 # -------------------------------------------------------------------------- distributions

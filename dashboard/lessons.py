@@ -7,6 +7,12 @@ over a period), how the model's answer is measured
 scenario, run by run with the same seeds) and the prediction's scale. The body's level-2
 sections are the lesson's prose: ``The question`` (shown first), ``What the model says``,
 ``What happened`` (revealed after the prediction) and ``Teacher notes``.
+
+Prose that quotes a figure of the model takes it from the run it describes: a ``{{name}}``
+placeholder (``FIGURES``: the answer, the unchanged and variant values, each extra quantity's
+values, ratio and change, the robustness) is filled by ``render`` from the ``Answer`` of the
+ensembles shown, teacher's injected events included; a lesson file naming an unknown
+placeholder is refused when it is read.
 """
 
 from __future__ import annotations
@@ -28,6 +34,23 @@ from model.io.errors import ModelInputError
 LESSON_DIR = core.CONTENT / "lessons"
 SECTIONS = ("The question", "What the model says", "What happened", "Teacher notes")
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n(.*)\Z", re.DOTALL)
+_FIELD = re.compile(r"\{\{\s*([a-z0-9_]+)\s*\}\}")
+#: The figures a lesson's prose may quote as ``{{name}}`` (``alsoN_*``: the header's N-th
+#: extra quantity, from 1).
+FIGURES = {
+    "answer": "the model's answer on the prediction's scale ('+7.8 pts', '3%')",
+    "answer_range": "its 5-95% range or 95% interval ('+6.3 to +10.0 pts')",
+    "change": "the answer in words ('rises by 7.8 pts', 'falls by 16.1 pts')",
+    "unchanged": "the outcome in the unchanged scenario ('0.52 [0.44, 0.62]', '100% of runs')",
+    "variant": "the outcome in the variant",
+    "robustness": "how the change holds across the posterior's parameter sets",
+    "runs": "the number of runs",
+    "alsoN_unchanged": "extra quantity N, unchanged scenario (median or share)",
+    "alsoN_variant": "extra quantity N, variant",
+    "alsoN_ratio": "variant / unchanged of extra quantity N ('5.7 times')",
+    "alsoN_change": "variant minus unchanged of extra quantity N ('+0.22')",
+}
+_ALSO = re.compile(r"also([1-9][0-9]*)_(unchanged|variant|ratio|change)\Z")
 
 
 class LessonError(ModelInputError):
@@ -111,6 +134,16 @@ def parse_lesson(text: str, path: Path | None = None) -> Lesson:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise LessonError(f"{where}: bad or missing header field ({exc})") from None
+    for sec, body in sections.items():
+        for name in _FIELD.findall(body):
+            m = _ALSO.match(name)
+            if name in FIGURES and not name.startswith("alsoN"):
+                continue
+            if m and int(m.group(1)) <= len(lesson.also):
+                continue
+            raise LessonError(f"{where}: section {sec!r}: unknown figure {{{{{name}}}}}; "
+                              f"expected one of {', '.join(FIGURES)} (alsoN: N from 1 to "
+                              f"{len(lesson.also)})")
     if lesson.measure not in ("variant", "difference"):
         raise LessonError(f"{where}: measure must be 'variant' or 'difference'")
     if lesson.measure == "difference" and lesson.outcome.binary:
@@ -157,6 +190,8 @@ class Answer:
     #: How the change (variant minus unchanged, paired by run) holds across the posterior's
     #: parameter sets, e.g. 'robust: same sign in 100% of 20 parameter sets'.
     robustness: str = robustness.NOT_MEASURED
+    #: The figures the lesson's prose quotes (``FIGURES``), from these runs.
+    figures: dict[str, str] = field(default_factory=dict)
 
     def distribution(self) -> np.ndarray:
         """Per-run values (numeric answers) or an empty array."""
@@ -185,14 +220,18 @@ def answer(lesson: Lesson, runs: int, seed: int, injected: tuple[dict, ...] = ()
     unit = lesson.prediction.unit
     base_txt = describe(o, o.summary(rb))
     var_txt = describe(o, o.summary(rv))
-    also = [(a.label, describe(a, a.summary(rb)), describe(a, a.summary(rv)))
-            for a in lesson.also]
+    also_est = [(a, a.summary(rb), a.summary(rv)) for a in lesson.also]
+    also = [(a.label, describe(a, b), describe(a, v)) for a, b, v in also_est]
+    figs = {"unchanged": base_txt, "variant": var_txt, "robustness": rob_txt,
+            "runs": f"{runs:,}", **_also_figures(also_est)}
     if lesson.measure == "difference":
         diff = paired(o.outcome, rb, rv) * s
         q5, q50, q95 = np.quantile(diff, [0.05, 0.5, 0.95])
         headline = (f"{o.label}: changes by {q50:+.1f}{unit} (median of {runs} runs; 5–95%: "
                     f"{q5:+.1f} to {q95:+.1f}) {lesson.variant_label}.")
-        return Answer(headline, diff, None, base_txt, var_txt, also, rob_txt)
+        figs.update(answer=f"{q50:+.1f}{unit}", answer_range=f"{q5:+.1f} to {q95:+.1f}{unit}",
+                    change=_change_words(q50, unit))
+        return Answer(headline, diff, None, base_txt, var_txt, also, rob_txt, figs)
     if o.binary:
         est = summarise(True, vv)
         share = (est[0] * s, est[1] * s, est[2] * s)
@@ -200,12 +239,64 @@ def answer(lesson: Lesson, runs: int, seed: int, injected: tuple[dict, ...] = ()
         headline = (f"{o.label}: {share[0]:.0f}{unit} of runs {lesson.variant_label} "
                     f"(95% CI {share[1]:.0f}–{share[2]:.0f}{unit}), against "
                     f"{base_share:.0f}{unit} in the unchanged scenario.")
-        return Answer(headline, None, share, base_txt, var_txt, also, rob_txt)
+        figs.update(answer=f"{share[0]:.0f}{unit}",
+                    answer_range=f"{share[1]:.0f}–{share[2]:.0f}{unit}",
+                    change=_change_words(share[0] - base_share, unit, 0))
+        return Answer(headline, None, share, base_txt, var_txt, also, rob_txt, figs)
     vals = vv * s
     q5, q50, q95 = np.quantile(vals, [0.05, 0.5, 0.95])
     headline = (f"{o.label} {lesson.variant_label}: {q50:.1f}{unit} (median of {runs} runs; "
                 f"5–95%: {q5:.1f} to {q95:.1f}).")
-    return Answer(headline, vals, None, base_txt, var_txt, also, rob_txt)
+    base_mid = float(np.median(vb * s))
+    figs.update(answer=f"{q50:.1f}{unit}", answer_range=f"{q5:.1f} to {q95:.1f}{unit}",
+                change=_change_words(q50 - base_mid, unit))
+    return Answer(headline, vals, None, base_txt, var_txt, also, rob_txt, figs)
+
+
+def _change_words(d: float, unit: str, digits: int = 1) -> str:
+    """'rises by 7.8 pts', 'falls by 16.1 pts', 'does not change' (below the last digit)."""
+    if not math.isfinite(d) or round(abs(d), digits) == 0:
+        return "does not change"
+    return f"{'rises' if d > 0 else 'falls'} by {abs(d):.{digits}f}{unit}"
+
+
+def _point(q: Question, est: tuple[float, float, float]) -> str:
+    m = est[0]
+    if not math.isfinite(m):
+        return "not in the run's window"
+    return f"{m:.0%}" if q.binary else f"{m:.{q.digits}f}"
+
+
+def _also_figures(also_est: list) -> dict[str, str]:
+    """``alsoN_unchanged``, ``_variant``, ``_ratio`` and ``_change`` of each extra quantity."""
+    out = {}
+    for k, (q, b, v) in enumerate(also_est, start=1):
+        out[f"also{k}_unchanged"], out[f"also{k}_variant"] = _point(q, b), _point(q, v)
+        if math.isfinite(b[0]) and math.isfinite(v[0]) and abs(b[0]) > 1e-12:
+            r = v[0] / b[0]
+            out[f"also{k}_ratio"] = ("about the same" if abs(r - 1) < 0.05
+                                     else f"{r:.1f} times")
+        else:
+            out[f"also{k}_ratio"] = "not comparable"
+        d = v[0] - b[0]
+        out[f"also{k}_change"] = (f"{d:+.0%}".replace("%", " points") if q.binary
+                                  else f"{d:+.{q.digits}f}") if math.isfinite(d) else "n/a"
+    return out
+
+
+def render(text: str, ans: Answer) -> str:
+    """A lesson section with its ``{{figure}}`` placeholders filled from the answer's runs."""
+    return _FIELD.sub(lambda m: ans.figures.get(m.group(1), m.group(0)), text)
+
+
+def section(lesson: Lesson, name: str, ans: Answer | None = None) -> str:
+    """A section of the lesson's prose (empty if absent), figures filled from ``ans`` (a section
+    that quotes figures needs the answer)."""
+    text = lesson.sections.get(name, "")
+    if _FIELD.search(text) and ans is None:
+        raise LessonError(f"{lesson.id}: section {name!r} quotes figures of the run: it needs "
+                          "the model's answer")
+    return render(text, ans) if ans is not None else text
 
 
 def parse_predictions(text: str, lo: float, hi: float) -> tuple[list[float], list[str]]:
@@ -253,14 +344,14 @@ def debrief(lesson: Lesson, ans: Answer, runs: int, seed: int, prediction: float
         "title": lesson.title,
         "date": (today or dt.date.today()).isoformat(),
         "runs": runs, "seed": seed,
-        "question": lesson.sections.get("The question", ""),
+        "question": section(lesson, "The question", ans),
         "prediction_label": lesson.prediction.label,
         "class_summary": class_txt,
         "headline": ans.headline,
         "robustness": ans.robustness,
         "base": ans.base, "variant": ans.variant, "variant_label": lesson.variant_label,
         "also": also or "-",
-        "model_text": lesson.sections.get("What the model says", ""),
-        "history": lesson.sections.get("What happened", ""),
+        "model_text": section(lesson, "What the model says", ans),
+        "history": section(lesson, "What happened", ans),
         "injected": inj,
     })

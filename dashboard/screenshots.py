@@ -55,6 +55,81 @@ def shoot(page, path: Path) -> None:
     print(f"{path.relative_to(browser.ROOT)}: {n / 1000:.0f} kB")  # noqa: T201
 
 
+def _history(page, url: str, out: Path) -> None:
+    """History: the timeline, then the network at a month of 2011."""
+    goto(page, url, browser.PAGES[""])
+    shoot(page, out / "history.png")
+    scroll_to(page, "documented events. Hover")
+    shoot(page, out / "history-timeline.png")
+    page.get_by_role("tab", name="Network of trust").click()
+    page.get_by_text("Months per step").wait_for()
+    browser.wait_rendered(page)
+    scroll_to(page, "median of 100 runs")
+    shoot(page, out / "history-network.png")
+    page.get_by_role("tab", name="Trust and aid over time").click()
+    browser.wait_rendered(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    scroll_to(page, "Mark documented events")
+    shoot(page, out / "history-series.png")
+
+
+def _whatif(page, url: str, out: Path) -> None:
+    """What-if: run the default ensemble."""
+    goto(page, f"{url}/what-if", browser.PAGES["what-if"])
+    page.get_by_role("button", name="Run the ensemble").click()
+    page.get_by_text("Results:").first.wait_for(timeout=90_000)
+    browser.wait_rendered(page)
+    shoot(page, out / "what-if.png")
+    scroll_to(page, "Results:")
+    shoot(page, out / "what-if-results.png")
+
+
+def _compare(page, url: str, out: Path) -> None:
+    """Compare: history vs baseline."""
+    goto(page, f"{url}/compare", browser.PAGES["compare"])
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_text("same seeds").first.wait_for(timeout=90_000)
+    browser.wait_rendered(page)
+    scroll_to(page, "runs each, same seeds")
+    shoot(page, out / "compare.png")
+    scroll_to(page, "Chance of each outcome")
+    shoot(page, out / "compare-outcomes.png")
+
+
+def _sweeps(page, url: str, out: Path) -> None:
+    """Sweeps: a small sweep run here."""
+    goto(page, f"{url}/sweeps", browser.PAGES["sweeps"])
+    page.get_by_test_id("stRadioGroup").get_by_text("run a small sweep here").click()
+    browser.wait_rendered(page)
+    page.get_by_role("button", name="Run the sweep").click()
+    page.get_by_text("Sensitivity of").first.wait_for(timeout=120_000)
+    browser.wait_rendered(page)
+    scroll_to(page, "via model.experiments.sweep")
+    shoot(page, out / "sweeps.png")
+
+
+def _classroom(page, url: str, out: Path) -> None:
+    """Classroom: commit a prediction in the first lesson."""
+    goto(page, f"{url}/classroom", browser.PAGES["classroom"])
+    page.get_by_role("button", name="Commit my prediction").click()
+    page.get_by_text("What the model says").first.wait_for(timeout=90_000)
+    browser.wait_rendered(page)
+    scroll_to(page, "What the model says")
+    shoot(page, out / "classroom.png")
+    page.get_by_role("tab", name="Play as an actor").click()
+    page.get_by_role("button", name="Start the game").click()
+    page.get_by_role("button", name="Commit this move").wait_for(timeout=60_000)
+    browser.wait_rendered(page)
+    scroll_to(page, "Playing PAK_MIL")
+    shoot(page, out / "classroom-play.png")
+
+
+def _about(page, url: str, out: Path) -> None:
+    """About: the ODD."""
+    goto(page, f"{url}/about", browser.PAGES["about"])
+    shoot(page, out / "about.png")
+
+
 def run(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -62,63 +137,8 @@ def run(out: Path) -> None:
     with browser.serve() as url, sync_playwright() as p:
         b = browser.launch(p)
         page = b.new_page(viewport=VIEWPORT)
-        # History: the timeline, then the network at a month of 2011.
-        goto(page, url, browser.PAGES[""])
-        shoot(page, out / "history.png")
-        scroll_to(page, "documented events. Hover")
-        shoot(page, out / "history-timeline.png")
-        page.get_by_role("tab", name="Network of trust").click()
-        page.get_by_text("Months per step").wait_for()
-        browser.wait_rendered(page)
-        scroll_to(page, "median of 100 runs")
-        shoot(page, out / "history-network.png")
-        page.get_by_role("tab", name="Trust and aid over time").click()
-        browser.wait_rendered(page)
-        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-        scroll_to(page, "Mark documented events")
-        shoot(page, out / "history-series.png")
-        # What-if: run the default ensemble.
-        goto(page, f"{url}/what-if", browser.PAGES["what-if"])
-        page.get_by_role("button", name="Run the ensemble").click()
-        page.get_by_text("Results:").first.wait_for(timeout=90_000)
-        browser.wait_rendered(page)
-        shoot(page, out / "what-if.png")
-        scroll_to(page, "Results:")
-        shoot(page, out / "what-if-results.png")
-        # Compare: history vs baseline.
-        goto(page, f"{url}/compare", browser.PAGES["compare"])
-        page.get_by_role("button", name="Compare", exact=True).click()
-        page.get_by_text("same seeds").first.wait_for(timeout=90_000)
-        browser.wait_rendered(page)
-        scroll_to(page, "runs each, same seeds")
-        shoot(page, out / "compare.png")
-        scroll_to(page, "Chance of each outcome")
-        shoot(page, out / "compare-outcomes.png")
-        # Sweeps: a small sweep run here.
-        goto(page, f"{url}/sweeps", browser.PAGES["sweeps"])
-        page.get_by_test_id("stRadioGroup").get_by_text("run a small sweep here").click()
-        browser.wait_rendered(page)
-        page.get_by_role("button", name="Run the sweep").click()
-        page.get_by_text("Sensitivity of").first.wait_for(timeout=120_000)
-        browser.wait_rendered(page)
-        scroll_to(page, "via model.experiments.sweep")
-        shoot(page, out / "sweeps.png")
-        # Classroom: commit a prediction in the first lesson.
-        goto(page, f"{url}/classroom", browser.PAGES["classroom"])
-        page.get_by_role("button", name="Commit my prediction").click()
-        page.get_by_text("What the model says").first.wait_for(timeout=90_000)
-        browser.wait_rendered(page)
-        scroll_to(page, "What the model says")
-        shoot(page, out / "classroom.png")
-        page.get_by_role("tab", name="Play as an actor").click()
-        page.get_by_role("button", name="Start the game").click()
-        page.get_by_role("button", name="Commit this move").wait_for(timeout=60_000)
-        browser.wait_rendered(page)
-        scroll_to(page, "Playing PAK_MIL")
-        shoot(page, out / "classroom-play.png")
-        # About: the ODD.
-        goto(page, f"{url}/about", browser.PAGES["about"])
-        shoot(page, out / "about.png")
+        for step in (_history, _whatif, _compare, _sweeps, _classroom, _about):
+            step(page, url, out)
         b.close()
 
 

@@ -52,8 +52,25 @@ def ensemble_controls(prefix: str, where=None, runs: int = core.DEFAULT_RUNS
 
 
 def show_error(message: str, title: str = "This input cannot be used") -> None:
-    """A located error, as the command line prints it, in a red box."""
+    """A located error, as the command line prints it, in a red box (project files named
+    relative to the project: the server's own folders are not shown)."""
+    message = str(message).replace(str(core.ROOT) + os.sep, "")
     st.error(f"**{title}**\n\n```text\n{message}\n```")
+
+
+#: The anchor of the Classroom's answer ("What the model says").
+ANSWER_ANCHOR = "the-models-answer"
+
+
+def scroll_to(anchor: str) -> None:
+    """Scroll the page so that the element with this anchor (a heading's ``anchor=``) is at the
+    top of the window: a revealed answer must not land below the fold of a projector
+    (1024x768). Runs once, where it is called. (No '<' or '>' in the script: Streamlit drops
+    a script that holds them.)"""
+    st.html("<script>(function(){var n=0;function go(){var e=document.getElementById("
+            f"{anchor!r});if(e){{e.scrollIntoView({{block:'start'}});}}"
+            "n+=1;if(n!==6){setTimeout(go,250);}}setTimeout(go,100);})();</script>",
+            unsafe_allow_javascript=True)
 
 
 def short_hash(text: str) -> str:

@@ -57,6 +57,15 @@ def errors(at: AppTest) -> str:
     return "\n".join(e.value for e in at.error)
 
 
+def test_streamlit_config_hides_the_deploy_button():
+    """The header shows a viewer's toolbar: no "Deploy" button (the browser test looks)."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert cfg["client"]["toolbarMode"] == "viewer"
+    assert cfg["browser"]["gatherUsageStats"] is False
+
+
 # -------------------------------------------------------------------------- error boundary
 def _raise(exc: BaseException):
     def f(*_a, **_k):
@@ -93,7 +102,8 @@ def test_error_boundary_hides_an_unexpected_error(monkeypatch):
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
     assert ui.UNEXPECTED in errors(at)
-    assert "Traceback" not in errors(at) and str(ROOT) not in errors(at)
+    assert "Traceback" not in errors(at)
+    assert str(ROOT) not in errors(at)
 
 
 # --------------------------------------------------------------------------------- history
@@ -103,7 +113,8 @@ def test_history_tabs_render(tab):
     at = app(hist_tab=tab)
     assert at.title[0].value.startswith("History")
     if tab == "History check":
-        assert len(at.dataframe) == 2
+        assert len(at.dataframe) == 1
+        assert len(at.table) == 1
         assert "Documented decisions reproduced" in [m.label for m in at.metric]
     else:
         assert charts(at)
@@ -236,7 +247,8 @@ def test_whatif_all_runs_downloads_say_their_size():
     ok(at)
     labels = list(_downloads(at))
     csv = next(x for x in labels if x.startswith("All runs (CSV"))
-    assert csv.startswith("All runs (CSV, about ") and csv.endswith(" MB)")
+    assert csv.startswith("All runs (CSV, about ")
+    assert csv.endswith(" MB)")
     assert any(x.startswith("All runs (Parquet, about ") for x in labels)
 
 
@@ -252,7 +264,8 @@ def test_whatif_a_csv_of_every_run_over_the_limit_is_warned_and_not_offered():
     parquet = next(b for k, b in buttons.items() if k.startswith("All runs (Parquet"))
     assert not parquet.proto.disabled
     warned = "\n".join(w.value for w in at.warning)
-    assert f"about {mb:.0f} MB" in warned and "Parquet" in warned
+    assert f"about {mb:.0f} MB" in warned
+    assert "Parquet" in warned
 
 
 def test_whatif_branch_compares_from_the_branch_month_and_locks_earlier_shocks():
@@ -261,7 +274,8 @@ def test_whatif_branch_compares_from_the_branch_month_and_locks_earlier_shocks()
     bid = ui.short_hash(text)
     shocks = core.shocks_in(text)
     early, late = shocks[shocks["month"] < "2017-01"], shocks[shocks["month"] >= "2017-01"]
-    assert len(early) and len(late)
+    assert len(early)
+    assert len(late)
     for r in early.itertuples():
         assert at.checkbox(key=f"ws_{bid}_{r.id}_on").disabled
     for r in late.itertuples():
@@ -275,7 +289,8 @@ def test_whatif_branch_compares_from_the_branch_month_and_locks_earlier_shocks()
     summary = next(m.value for m in at.markdown if "Against the history replay" in m.value)
     assert "compared from 2017-01, the branch month" in summary
     sentences = next(m.value for m in at.markdown if m.value.startswith("- "))
-    assert "1998" not in sentences and "2017" in sentences
+    assert "1998" not in sentences
+    assert "2017" in sentences
 
 
 def test_whatif_parameters_survive_group_changes_and_reset():
@@ -539,7 +554,8 @@ def test_sweeps_a_folder_too_big_is_refused_with_a_message(results, monkeypatch)
     _sweep_folder(results / "tiny")
     monkeypatch.setattr(sweeps, "MAX_DISK_BYTES", 100)
     at = app("views/sweeps.py")
-    assert "tiny: holds" in errors(at) and "the page loads at most" in errors(at)
+    assert "tiny: holds" in errors(at)
+    assert "the page loads at most" in errors(at)
     assert not charts(at)
 
 
@@ -625,6 +641,56 @@ def test_classroom_poll_inject_and_debrief():
     at.button(key="cls_commit_route_2011").click().run()
     ok(at)
     assert "event(s) injected by the teacher" in "\n".join(c.value for c in at.caption)
+
+
+def test_classroom_teachers_panel_stays_open_after_an_injection():
+    at = app("views/classroom.py", cls_lesson="route_2011", cls_panel_route_2011=True)
+    assert at.expander[0].label == "Teacher's panel"
+    assert at.expander[0].proto.expanded
+    submit = next(b for b in at.button if b.label == "Inject into the lesson's world")
+    submit.click().run()
+    ok(at)
+    assert len(at.session_state["cls_inject_route_2011"]) == 1
+    assert at.session_state["cls_panel_route_2011"] is True
+    assert at.expander[0].proto.expanded
+
+
+def test_classroom_lesson_text_and_debrief_quote_the_run_on_screen():
+    """After an injection changes the answer, the prose and the debrief say the new figures."""
+    at = app("views/classroom.py", cls_lesson="route_2011", cls_panel_route_2011=True)
+    at.button(key="cls_commit_route_2011").click().run()
+    ok(at)
+    lesson = lessons.load_lessons()["route_2011"]
+    before = lessons.answer(lesson, RUNS, 0)
+    said = " ".join(texts(at).split())
+    assert f"closes the route at some point in {before.variant} without the raids" in said
+    at.select_slider(key="cls_i_date_route_2011").set_value("2011-08")
+    at.number_input(key="cls_i_sev_route_2011").set_value(5.0)
+    next(b for b in at.button if b.label == "Inject into the lesson's world").click().run()
+    ok(at)
+    injected = tuple(at.session_state["cls_inject_route_2011"])
+    after = lessons.answer(lesson, RUNS, 0, injected)
+    assert after.variant != before.variant
+    said = " ".join(texts(at).split())
+    assert f"closes the route at some point in {after.variant} without the raids" in said
+    assert f"in {before.variant} without the raids" not in said
+
+
+def test_classroom_commit_scrolls_to_the_answer():
+    at = app("views/classroom.py", cls_lesson="aid_trust")
+    at.button(key="cls_commit_aid_trust").click().run()
+    ok(at)
+    heads = [s for s in at.subheader if s.value == "What the model says"]
+    assert heads
+    assert heads[0].proto.anchor == ui.ANSWER_ANCHOR
+    scripts = [h.proto.body for h in at.get("html") if "scrollIntoView" in h.proto.body]
+    assert scripts
+    assert repr(ui.ANSWER_ANCHOR) in scripts[0]
+    code = scripts[0].removeprefix("<script>").removesuffix("</script>")
+    assert "<" not in code
+    assert ">" not in code
+    at.run()                                        # only once: later reruns leave the scroll
+    assert not [h for h in at.get("html") if "scrollIntoView" in h.proto.body]
 
 
 def test_classroom_change_prediction():

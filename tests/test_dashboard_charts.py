@@ -262,3 +262,46 @@ def test_style_sets_projector_font():
     assert fig.layout.font.size >= 14
     assert fig.layout.height == 300
     assert fig.layout.title.text == "t"
+
+
+# ------------------------------------------------------------------- legends have their rows
+def _legend_figures():
+    bands = band_table(["trust PAK_MIL->US", "aid US->PAK_MIL"])
+    ev = catalog_rows()
+    yield "band panels with events", charts.band_panels(
+        {"model plays all": bands, "your class": bands},
+        ["trust PAK_MIL->US", "aid US->PAK_MIL"], events=ev), charts.FULL_WIDTH_PX
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.uniform(0, 1, 50), "b": rng.uniform(0, 1, 50)})
+    df["y"] = df["a"] + rng.normal(0, 0.1, 50)
+    yield "scatter", charts.sweep_scatter(df, "a", "y", "b", title="y against a"), \
+        charts.NARROWEST_PX
+    yield "poll", charts.poll_histogram([1, 2], 0, 10, model_values=[3, 4], title="poll"), \
+        charts.NARROWEST_PX
+    yield "timeline", charts.timeline(ev, title="events"), charts.NARROWEST_PX
+
+
+@pytest.mark.parametrize("case", list(_legend_figures()), ids=lambda c: c[0])
+def test_legend_lies_in_its_own_rows_between_title_and_plot(case):
+    """The legend is placed in pixels from the top, below the title, and the top margin holds
+    it at the narrowest width the figure is drawn, plus the labels just above the plot: it
+    cannot overlap the title, a panel title or the plot (the browser test measures it)."""
+    _, fig, narrowest = case
+    lay = fig.layout
+    names = charts.legend_entries(fig)
+    assert len(names) >= 2
+    assert (lay.legend.yref, lay.legend.yanchor, lay.legend.orientation) == (
+        "container", "top", "h")
+    title_px = charts.TITLE_PX if lay.title.text else 0
+    legend_top = (1 - lay.legend.y) * lay.height
+    assert legend_top == pytest.approx(charts.TOP_PAD_PX + title_px)
+    rows = charts.legend_rows(names, narrowest, lay.legend.title.text or "")
+    labels = charts.LABEL_ROW_PX if charts._labels_above_plot(fig) else 0
+    assert lay.margin.t >= round(legend_top + rows * charts.LEGEND_ROW_PX + labels)
+
+
+def test_legend_rows_wrap_at_the_width():
+    names = ["model plays all", "your class", "documented shock", "documented decision"]
+    assert charts.legend_rows(names, 2000) == 1
+    assert charts.legend_rows(names, 380) == 3
+    assert charts.legend_rows([], 300) == 0

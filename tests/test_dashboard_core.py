@@ -4,6 +4,7 @@ outcomes and their comparison, lessons, sweep folders and playing as an actor.""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -371,6 +372,113 @@ def test_debrief_names_prediction_model_and_history():
     assert "`t1`" in md
 
 
+def _number(text: str) -> float:
+    """The first number of a described value ('91 [91, 91]', '39%')."""
+    return float(text.split(maxsplit=1)[0].rstrip("%"))
+
+
+@pytest.mark.parametrize("lesson_id", list(lessons.load_lessons()))
+def test_lesson_prose_figures_come_from_the_run(lesson_id):
+    """Every {{figure}} of every section is filled from the run; none is left."""
+    lesson = lessons.load_lessons()[lesson_id]
+    ans = lessons.answer(lesson, RUNS, 0)
+    for name in lesson.sections:
+        text = lessons.section(lesson, name, ans)
+        assert "{{" not in text, (name, text)
+    assert "{{" in lesson.sections["What the model says"]      # each lesson quotes its run
+
+
+def test_lesson_2_quotes_the_money_its_run_gives():
+    """The lesson once said "roughly twice the money" beside a table showing 5.7x."""
+    lesson = lessons.load_lessons()["aid_trust"]
+    ans = lessons.answer(lesson, RUNS, 0)
+    label, base, variant = ans.also[0]
+    assert label.startswith("aid US->PAK_MIL")
+    ratio = _number(variant) / _number(base)           # of the rounded values in the table
+    text = lessons.section(lesson, "What the model says", ans)
+    said = float(re.search(r"receives (\d+\.\d) times the money", text).group(1))
+    assert said == pytest.approx(ratio, rel=0.05)
+    assert said > 3
+    assert f"{_number(base):.0f} against {_number(variant):.0f} $M a month" in text
+    assert ans.figures["answer"] in lessons.section(lesson, "Teacher notes", ans)
+    for body in lesson.sections.values():
+        assert "twice the money" not in body
+        assert "a few points" not in body
+
+
+def test_lesson_figures_follow_an_injected_event_into_the_debrief():
+    lesson = lessons.load_lessons()["route_2011"]
+    strike = {"id": "teacher_strike", "date": "2011-08", "actor": "US", "action": "US_STRIKE",
+              "target": "PAK_MIL", "severity": 5.0}
+    a = lessons.answer(lesson, 40, 0)
+    b = lessons.answer(lesson, 40, 0, (strike,))
+    assert a.variant != b.variant
+    text_a = lessons.section(lesson, "What the model says", a)
+    text_b = lessons.section(lesson, "What the model says", b)
+    flat = " ".join(text_b.split())
+    assert f"closes the route at some point in {b.variant} without the raids" in flat
+    assert text_a != text_b
+    md = lessons.debrief(lesson, b, 40, 0, 50.0, [], (strike,))
+    assert text_b in md
+    assert text_a not in md
+
+
+def test_a_lesson_quoting_an_unknown_figure_is_refused():
+    text = (lessons.LESSON_DIR / "02_aid_trust.md").read_text(encoding="utf-8")
+    with pytest.raises(lessons.LessonError, match=r"unknown figure \{\{also9_ratio\}\}"):
+        lessons.parse_lesson(text.replace("{{also1_ratio}}", "{{also9_ratio}}", 1))
+    with pytest.raises(lessons.LessonError, match=r"unknown figure \{\{twice\}\}"):
+        lessons.parse_lesson(text.replace("{{runs}}", "{{twice}}", 1))
+
+
+def test_a_section_quoting_figures_needs_the_answer():
+    lesson = lessons.load_lessons()["aid_trust"]
+    with pytest.raises(lessons.LessonError, match="needs the model's answer"):
+        lessons.section(lesson, "What the model says")
+    assert lessons.section(lesson, "The question")                # quotes none
+
+
+# ------------------------------------------------------------------------------- memory
+def _fake_results(nbytes: int):
+    res = core.ensemble(core.shipped_text("baseline"), 1, 0)
+    return type(res)(**{**vars(res), "trust": np.zeros(nbytes // 4, dtype=np.float32)})
+
+
+def test_kept_ensembles_stay_within_their_budget():
+    kept = core.Kept(budget=10_000_000, one=4_000_000)
+    made = []
+
+    def make(n):
+        def f():
+            made.append(n)
+            return _fake_results(n)
+        return f
+
+    big = kept.get(("big",), make(8_000_000))                 # over the one-ensemble cap
+    assert core.results_nbytes(big) >= 8_000_000
+    assert ("big",) not in kept.items
+    for k in range(5):
+        kept.get((k,), make(3_000_000))
+    assert kept.nbytes <= 10_000_000
+    assert list(kept.items) == [(2,), (3,), (4,)]             # least recently used out
+    again = kept.get((4,), make(3_000_000))
+    assert made.count(3_000_000) == 5                           # (4,) was not recomputed
+    assert not again.trust.flags.writeable                      # shared: read-only
+
+
+def test_an_ensemble_over_the_cap_is_not_kept(monkeypatch):
+    """A What-if at the page's maximum: its runs are freed once its page has used them; what
+    the page shows (bands) stays cached."""
+    kept = core.Kept(one=1_000_000)
+    monkeypatch.setattr(core, "kept", lambda: kept)
+    text = core.shipped_text("baseline")
+    small, big = core.ensemble(text, 2, 7), core.ensemble(text, 60, 7)
+    assert core.results_nbytes(small) < 1_000_000 < core.results_nbytes(big)
+    assert list(kept.items) == [("free", text, 2, 7)]
+    assert not core.bands(text, 60, 7).empty
+    assert ("free", text, 60, 7) not in kept.items
+
+
 # ---------------------------------------------------------------------------------- sweeps
 def write_sweep(folder, n: int = 40, manifest: dict | None = None) -> None:
     rng = np.random.default_rng(1)
@@ -501,7 +609,7 @@ def test_a_long_run_table_is_not_a_sweep(tmp_path):
 def test_a_broken_parquet_file_is_reported(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "part.parquet").write_bytes(b"not parquet at all")
-    with pytest.raises(sweeps.SweepError, match="out/x/part.parquet: not a readable Parquet"
+    with pytest.raises(sweeps.SweepError, match=r"out/x/part\.parquet: not a readable Parquet"
                        ) as info:
         sweeps.load("out/x", roots(tmp_path))
     assert str(tmp_path) not in str(info.value)

@@ -43,7 +43,7 @@ with tab_lessons:
         L = LESSONS[lid]
         st.header(L.title)
         st.caption(f"{L.summary} · about {L.minutes} minutes")
-        st.markdown(core.escape_money(L.sections["The question"]))
+        st.markdown(core.escape_money(lessons.section(L, "The question")))
 
         inj_key = f"cls_inject_{lid}"
         injected: list[dict] = st.session_state.setdefault(inj_key, [])
@@ -59,6 +59,7 @@ with tab_lessons:
             if committed is None:
                 if st.button("Commit my prediction", type="primary", key=f"cls_commit_{lid}"):
                     st.session_state[committed_key] = float(value)
+                    st.session_state["cls_scroll"] = True    # bring the answer into view
                     st.rerun()
                 st.caption("The model's answer and the record are revealed once you commit.")
             else:
@@ -76,7 +77,9 @@ with tab_lessons:
             except ModelInputError as exc:
                 ui.show_error(f"error: {exc}", "The lesson's scenario could not be run")
                 st.stop()
-            st.subheader("What the model says")
+            st.subheader("What the model says", anchor=ui.ANSWER_ANCHOR)
+            if st.session_state.pop("cls_scroll", False):
+                ui.scroll_to(ui.ANSWER_ANCHOR)
             if injected:
                 st.caption(f"Including {len(injected)} event(s) injected by the teacher.")
             st.info(ans.headline)
@@ -91,9 +94,10 @@ with tab_lessons:
             rows = [{"quantity": L.outcome.label, "unchanged": ans.base,
                      L.variant_label: ans.variant}]
             rows += [{"quantity": q, "unchanged": b, L.variant_label: v} for q, b, v in ans.also]
-            st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"cls_also_{lid}")
+            # A table that wraps its text: every column fits the page, long headers included.
+            st.table(pd.DataFrame(rows), hide_index=True)
             if "What the model says" in L.sections:
-                st.markdown(core.escape_money(L.sections["What the model says"]))
+                st.markdown(core.escape_money(lessons.section(L, "What the model says", ans)))
             base_text, var_text = lessons.scenario_texts(L, tuple(injected))
             lo = month_label(L.outcome.start, -24)
             hi = month_label(L.outcome.end, 24)
@@ -108,7 +112,7 @@ with tab_lessons:
                     key=f"cls_bands_{lid}")
 
             st.subheader("What happened")
-            st.markdown(core.escape_money(L.sections["What happened"]))
+            st.markdown(core.escape_money(lessons.section(L, "What happened", ans)))
             ev = core.events()
             for r in ev[ev["id"].isin(L.events)].sort_values("month").itertuples():
                 st.markdown(core.escape_money(
@@ -116,9 +120,17 @@ with tab_lessons:
                     f"<small>— {r.outlet}</small>"), unsafe_allow_html=True)
 
         # ----------------------------------------------------------------- teacher's panel
-        with st.expander("Teacher's panel", icon=":material/co_present:"):
+        # Keyed and tracked: the panel stays open while the page reruns (an injection, a poll).
+        panel = st.expander("Teacher's panel", icon=":material/co_present:",
+                            key=f"cls_panel_{lid}", on_change="rerun")
+        with panel:
             st.markdown("#### Teacher notes")
-            st.markdown(core.escape_money(L.sections["Teacher notes"]))
+            try:
+                ans_n = lesson_answer(lid, runs, seed, inj_t)
+            except ModelInputError as exc:
+                ui.show_error(f"error: {exc}", "The lesson's scenario could not be run")
+                st.stop()
+            st.markdown(core.escape_money(lessons.section(L, "Teacher notes", ans_n)))
 
             st.markdown("#### Poll the class")
             poll_text = st.text_area(
@@ -131,7 +143,7 @@ with tab_lessons:
                          + (" …" if len(problems) > 8 else ""))
             reveal = st.toggle("Show the model's answer on the chart", value=False,
                                key=f"cls_poll_reveal_{lid}")
-            ans_t = lesson_answer(lid, runs, seed, inj_t) if (reveal or poll) else None
+            ans_t = ans_n
             if poll or reveal:
                 ui.plot(charts.poll_histogram(
                     poll, pr.lo, pr.hi, pr.unit,
@@ -177,8 +189,7 @@ with tab_lessons:
                           on_click=injected.clear)
 
             st.markdown("#### Debrief")
-            ans_d = ans_t or lesson_answer(lid, runs, seed, inj_t)
-            md = lessons.debrief(L, ans_d, runs, seed, committed, poll, tuple(injected))
+            md = lessons.debrief(L, ans_n, runs, seed, committed, poll, tuple(injected))
             st.download_button("Export the debrief (markdown)", data=md,
                                file_name=f"debrief-{lid}.md", mime="text/markdown",
                                key=f"cls_debrief_{lid}", on_click="ignore")
@@ -240,10 +251,9 @@ with tab_play:
             if k:
                 st.markdown(f"**Last month ({month_label(sc.start, step - 1)})** you chose "
                             f"`{choices[-1]}`. The others:")
-                st.dataframe(play.others_moves(res, step - 1, actor), hide_index=True,
-                             key="play_others",
-                             column_config={"share of runs": st.column_config.ProgressColumn(
-                                 min_value=0.0, max_value=1.0, format="percent")})
+                others = play.others_moves(res, step - 1, actor)
+                others["share of runs"] = others["share of runs"].map("{:.0%}".format)
+                st.table(others, hide_index=True)      # wraps: every column fits the page
             if k < length:
                 acts = play.repertoire(actor)
                 pick = st.radio(f"**Your move in {month_label(sc.start, step)}**",

@@ -177,20 +177,37 @@ with tab_check:
                    f"null, {_signed(skill['brier_skill_shock'])} against the shock-response "
                    f"null. In sample: the parameters were fitted to this history.")
         ui.markdown_file("history_check.md")
+        # Pixel widths and short headers (their meaning in each header's help): the table
+        # fits the page at 1280 px, nothing cut off on the right. The actor, the action and
+        # the documented month are in the decision's id and window.
         st.dataframe(
-            timing[["documented", "id", "actor", "action", "window", "share", "base", "timed",
-                    "error_months", "never_share", "reproduced_6m"]],
-            hide_index=True, key="hist_decisions", height=420,
+            timing, hide_index=True, key="hist_decisions", height=420,
+            column_order=["id", "window", "share", "base", "timed", "error_months",
+                          "never_share", "reproduced_6m"],
             column_config={
+                "id": st.column_config.TextColumn(
+                    "decision", width=230,
+                    help="The documented decision (catalog id; its actor and action on the "
+                         "Timeline tab)."),
+                "window": st.column_config.TextColumn(
+                    "window", width=130, help="The documented window: month ±2, or the "
+                                              "calendar year."),
                 "share": st.column_config.ProgressColumn(
-                    "share in window", min_value=0.0, max_value=1.0, format="percent"),
-                "base": st.column_config.NumberColumn("base rate", format="percent"),
-                "error_months": st.column_config.NumberColumn("timing error (months)",
-                                                              format="%+.0f"),
-                "never_share": st.column_config.NumberColumn("never made", format="percent"),
-                "reproduced_6m": "within ±6 months",
-                "documented": "documented month"})
+                    "in window", min_value=0.0, max_value=1.0, format="percent", width=110,
+                    help="Share of runs that make the decision inside its window."),
+                "base": st.column_config.NumberColumn(
+                    "base", format="percent", width=70,
+                    help="Base rate: the share expected for a window of that length."),
+                "timed": st.column_config.CheckboxColumn("timed", width=60),
+                "error_months": st.column_config.NumberColumn(
+                    "error", format="%+.0f", width=60,
+                    help="Timing error in months (median first month made minus documented)."),
+                "never_share": st.column_config.NumberColumn(
+                    "never", format="percent", width=66,
+                    help="Share of runs that never make the decision."),
+                "reproduced_6m": st.column_config.CheckboxColumn(
+                    "±6 m", width=56, help="Made within ±6 months of the documented month.")})
         st.markdown("**Documented turns** (patterns in the trust series)")
-        st.dataframe(patterns, hide_index=True, key="hist_patterns",
-                     column_config={"share": st.column_config.ProgressColumn(
-                         "share of runs", min_value=0.0, max_value=1.0, format="percent")})
+        # A table that wraps its text: the long descriptions fit the page.
+        st.table(patterns.assign(share=patterns["share"].map("{:.0%}".format))
+                 .rename(columns={"share": "share of runs"}), hide_index=True)

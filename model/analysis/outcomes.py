@@ -445,6 +445,20 @@ def make(name: str, kind: str, **options) -> Outcome:
     return parse({name: {"kind": kind, **options}})[0]
 
 
+def _entry(entry: Any) -> tuple[Any, dict, str]:
+    """(kind name, options, problem) of one outcome entry: a kind name, or a mapping with
+    ``kind`` and the options."""
+    if isinstance(entry, str):
+        return entry, {}, ""
+    if isinstance(entry, Mapping):
+        opts = dict(entry)
+        kind_name = opts.pop("kind", None)
+        if kind_name is None:
+            return None, opts, f"missing 'kind' (one of {', '.join(KINDS)})"
+        return kind_name, opts, ""
+    return None, {}, f"expected an outcome kind or a mapping with 'kind', got {entry!r}"
+
+
 def parse(data: Any, doc=None, base: tuple = ("outcomes",), start: str | None = None,
           months: int | None = None, reserved: Mapping[str, str] | None = None
           ) -> list[Outcome]:
@@ -471,17 +485,9 @@ def parse(data: Any, doc=None, base: tuple = ("outcomes",), start: str | None = 
         if reserved and name in reserved:
             errors.append(f"{where}: {dotted}: the name {name!r} is taken ({reserved[name]})")
             continue
-        if isinstance(entry, str):
-            kind_name, opts = entry, {}
-        elif isinstance(entry, Mapping):
-            opts = dict(entry)
-            kind_name = opts.pop("kind", None)
-            if kind_name is None:
-                errors.append(f"{where}: {dotted}: missing 'kind' (one of {', '.join(KINDS)})")
-                continue
-        else:
-            errors.append(f"{where}: {dotted}: expected an outcome kind or a mapping with 'kind', "
-                          f"got {entry!r}")
+        kind_name, opts, problem = _entry(entry)
+        if problem:
+            errors.append(f"{where}: {dotted}: {problem}")
             continue
         kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
         if kind is None:

@@ -105,6 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from model.io.longtable import write_long_table
 
     sc, overrides, out, bands, params, workers = _check_run(args)
+    limits.steady_allocator()  # flat memory over any number of chunks
     summary = RunSummary()
     # bands (quantiles over all runs) need every run's series: copied, not the chunks kept
     collect = BandsCollector(args.runs) if bands is not None else None
@@ -385,10 +386,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return run_calibration(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m model", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _add_run(sub) -> None:
+    """The ``run`` command's options."""
     run = sub.add_parser("run", help="run a scenario and print a summary (optionally save the "
                                      "long table)")
     run.add_argument("scenario", help="scenario YAML file")
@@ -405,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_params_option(run)
     run.set_defaults(func=cmd_run)
 
+
+def _add_history_check(sub) -> None:
+    """The ``history-check`` command's options."""
     hc = sub.add_parser("history-check", help="score the history replay against the record: "
                         "decisions timed, skill against two null models")
     hc.add_argument("--runs", type=_pos_int, default=200)
@@ -418,6 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
     hc.add_argument("--scenario", default=str(_history_path()), help=argparse.SUPPRESS)
     _add_params_option(hc)
     hc.set_defaults(func=cmd_history_check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m model", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    _add_run(sub)
+    _add_history_check(sub)
 
     ev = sub.add_parser("events", help="list the event catalog with quotes and sources")
     ev.add_argument("--actor", choices=spec.ACTORS)

@@ -268,7 +268,9 @@ def _chan(n_ch, ch_override, c):
 
 
 @njit(**_JIT_INLINE)
-def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):
+# The month functions (_act, _apply, _ledger_rows) are flat by design: exempt from the
+# complexity limits (CONTRIBUTING.md).
+def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):  # noqa: PLR0912, PLR0915
     """Apply one act (an agent's choice or an exogenous event typed by an action).
 
     Reads the start-of-month state ``x`` and adds its changes to ``dx``, so that acts of the
@@ -398,7 +400,7 @@ def apply_month(pr, st, actions, inp, m, n_ch, led_trust, led_aid, fired):
 
 
 @njit(**_JIT_INLINE)
-def _apply(pr, st, T, actions, inp, m, n_ch, led_trust, led_aid, dx, dev, daid, fired):
+def _apply(pr, st, T, actions, inp, m, n_ch, led_trust, led_aid, dx, dev, daid, fired):  # noqa: PLR0912, PLR0915
     """``apply_month`` on caller-owned buffers.
 
     ``T`` is the start-of-month trust on entry and the end-of-month trust on return (``_book``
@@ -639,7 +641,7 @@ def _run(pr, st, u, inp, n_ch, out, scr):
 
 
 @njit(**_JIT_INLINE)
-def _ledger_rows(inp, m, n_ch, scr, out):
+def _ledger_rows(inp, m, n_ch, scr, out):  # noqa: PLR0912
     """Trace: month ``m``'s channel ledgers into the mechanism ledger (channels 0..NCH-1) and the
     event ledger (the month's events, then the triggers that fired, which add up over months)."""
     led_trust = scr.led_trust

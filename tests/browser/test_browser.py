@@ -3,13 +3,17 @@
 
 Loads every page, runs a what-if ensemble, uploads a broken scenario, and plays one classroom
 lesson, checking that no page shows an exception and that the browser logs no error and asks
-for nothing outside localhost. Chromium comes from ``bash scripts/setup-browser``; without it
-the tests skip locally and FAIL when the environment variable CI is set.
+for nothing outside localhost. At a projector's 1024x768 and a laptop's 1280x800 it measures the
+layout: no legend over a title, a panel title or an axis; no table cut off on the right; a
+revealed answer inside the window; the teacher's panel still open after an injection; no
+"Deploy" button. Chromium comes from ``bash scripts/setup-browser``; without it the tests skip
+locally and FAIL when the environment variable CI is set.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -44,9 +48,37 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(chromium):
-    with browser.serve() as url:
-        yield url
+def server(chromium, tmp_path_factory):
+    """The dashboard on localhost, its Sweeps page reading a results root with one sweep."""
+    from dashboard import sweeps
+
+    root = tmp_path_factory.mktemp("results")
+    _tiny_sweep(root / "tiny")
+    old = os.environ.get(sweeps.ROOTS_ENV)
+    os.environ[sweeps.ROOTS_ENV] = str(root)
+    try:
+        with browser.serve() as url:
+            yield url
+    finally:
+        if old is None:
+            os.environ.pop(sweeps.ROOTS_ENV, None)
+        else:
+            os.environ[sweeps.ROOTS_ENV] = old
+
+
+def _tiny_sweep(folder: Path) -> None:
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    (folder / "parts").mkdir(parents=True)
+    df = pd.DataFrame({"run_id": np.arange(200), "sovereignty_weight": rng.uniform(0, 10, 200),
+                       "aid_compliance": rng.uniform(0, 3, 200)})
+    df["months_route_closed"] = 3 * df["sovereignty_weight"] + rng.normal(0, 1, 200)
+    df.to_parquet(folder / "parts" / "part-000000.parquet", index=False)
+    (folder / "manifest.json").write_text(json.dumps({"name": "tiny"}))
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +91,24 @@ def session(server, chromium):
         b.close()
 
 
+#: A projector and a laptop.
+VIEWPORTS = {"1024x768": (1024, 768), "1280x800": (1280, 800)}
+
+
 @pytest.fixture
 def page(session, server):
     """A fresh browser tab at 1280x800 that records errors and requests outside localhost."""
-    ctx = session.new_context(viewport={"width": 1280, "height": 800})
+    yield from _tab(session, server, 1280, 800)
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def sized(request, session, server):
+    """A fresh browser tab at each of ``VIEWPORTS``."""
+    yield from _tab(session, server, *VIEWPORTS[request.param])
+
+
+def _tab(session, server, width: int, height: int):
+    ctx = session.new_context(viewport={"width": width, "height": height})
     pg = ctx.new_page()
     pg.problems = []
     pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
@@ -125,7 +171,8 @@ def test_whatif_runs_an_ensemble(page, server):
     browser.wait_rendered(page)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     assert page.get_by_text("agree in every month they share").count() == 1
-    assert page.get_by_role("button", name="All runs (Parquet)").count() == 1
+    assert page.get_by_role(
+        "button", name=re.compile(r"^All runs \(Parquet, about [\d.,]+ MB\)$")).count() == 1
     no_exception(page)
 
 
@@ -153,6 +200,148 @@ def test_classroom_lesson_can_be_played(page, server):
     assert page.get_by_text("Prediction committed").count() == 1
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)   # reveal and bands
     no_exception(page)
+
+
+# ------------------------------------------------------------------------------- layout
+#: Per plotly chart on the page: its legend's box, and the boxes of the texts it must not
+#: cover (the title, panel titles and line labels, axis titles and tick labels, a colour bar).
+CHART_BOXES_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(plot => {
+  const box = e => { const r = e.getBoundingClientRect();
+                     return {x: r.left, y: r.top, w: r.width, h: r.height}; };
+  const leg = plot.querySelector('g.legend');
+  const texts = [...plot.querySelectorAll('.gtitle, g.annotation, .xtitle, .ytitle, .colorbar,'
+                 + ' .xtick text, .ytick text')].map(e => [(e.textContent || '').trim(), box(e)]);
+  return {legend: leg ? box(leg) : null, texts, plot: box(plot)};
+})"""
+#: Per table: how much of it lies beyond its own box (scrolled out of view on the right).
+TABLES_JS = """() => [
+  ...[...document.querySelectorAll("[data-testid='stDataFrame'] .dvn-scroller")].map(e =>
+      ['dataframe', e.scrollWidth - e.clientWidth]),
+  ...[...document.querySelectorAll("[data-testid='stTable']")].map(e =>
+      ['table', Math.max(e.scrollWidth - e.clientWidth,
+                         e.getBoundingClientRect().right - window.innerWidth)]),
+]"""
+
+
+def _hit(a: dict, b: dict) -> bool:
+    return (a["w"] > 0 and b["w"] > 0 and a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
+            and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"])
+
+
+def legend_overlaps(pg) -> list[str]:
+    """Every legend that covers a text of its chart or sticks out of it."""
+    out = []
+    for k, chart in enumerate(pg.evaluate(CHART_BOXES_JS)):
+        leg = chart["legend"]
+        if not leg or leg["w"] == 0:
+            continue
+        out += [f"chart {k}: legend over {text!r}" for text, b in chart["texts"] if _hit(leg, b)]
+        p = chart["plot"]
+        if leg["x"] + leg["w"] > p["x"] + p["w"] + 1 or leg["y"] < p["y"] - 1:
+            out.append(f"chart {k}: legend outside the chart")
+    return out
+
+
+def tables_cut_off(pg) -> list[str]:
+    return [f"{kind} {k}: {px:.0f} px cut off on the right"
+            for k, (kind, px) in enumerate(pg.evaluate(TABLES_JS)) if px > 2]
+
+
+def _settle(pg) -> None:
+    browser.wait_rendered(pg)
+    pg.wait_for_timeout(700)                     # plotly lays out after Streamlit renders
+
+
+def test_no_deploy_button_in_the_header(page, server):
+    open_page(page, server, browser.PAGES[""])
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    assert page.get_by_text("Deploy", exact=True).count() == 0
+    no_exception(page)
+
+
+def test_history_series_legend_and_check_table(sized, server):
+    open_page(sized, server, browser.PAGES[""])
+    sized.get_by_role("tab", name="Trust and aid over time").click()
+    sized.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    _settle(sized)
+    assert not legend_overlaps(sized), legend_overlaps(sized)
+    sized.get_by_role("tab", name="History check").click()
+    sized.locator("[data-testid='stDataFrame']").first.wait_for(timeout=90_000)
+    _settle(sized)
+    if sized.viewport_size["width"] >= 1280:        # 49 decisions x 8 columns: a laptop's width
+        assert not tables_cut_off(sized), tables_cut_off(sized)
+    no_exception(sized)
+
+
+def test_sweeps_scatter_legend(sized, server):
+    open_page(sized, f"{server}/sweeps", browser.PAGES["sweeps"])
+    sized.get_by_text("200 runs, 2 parameters, 1 outcomes").wait_for(timeout=60_000)
+    sized.get_by_role("combobox", name="Colour by").click()
+    sized.get_by_role("option", name="aid_compliance").click()
+    _settle(sized)
+    sized.locator(".colorbar").first.wait_for(timeout=30_000)
+    assert not legend_overlaps(sized), legend_overlaps(sized)
+    no_exception(sized)
+
+
+def test_lesson_answer_in_view_and_reveal_table_fits(sized, server):
+    """On a projector the answer is scrolled into the window once the prediction is
+    committed; the reveal table's columns all fit."""
+    open_page(sized, f"{server}/classroom", browser.PAGES["classroom"])
+    sized.get_by_role("button", name="Commit my prediction").click()
+    head = sized.get_by_role("heading", name="What the model says")
+    head.wait_for(timeout=90_000)
+    _settle(sized)
+    sized.wait_for_timeout(1200)                 # the scroll runs for up to 1.5 s
+    height = sized.viewport_size["height"]
+    top = head.bounding_box()
+    answer = sized.locator("[data-testid='stAlert']").filter(has_text="of runs").first
+    box = answer.bounding_box()
+    assert top["y"] >= 0, top
+    assert box["y"] + box["height"] <= height, (top, box)
+    assert not tables_cut_off(sized), tables_cut_off(sized)
+    assert not legend_overlaps(sized), legend_overlaps(sized)
+    no_exception(sized)
+
+
+def test_teachers_panel_stays_open_after_an_injection(page, server):
+    """Once the answer is shown, an injection adds a line above the panel: the panel must
+    keep its place and stay open (it used to collapse)."""
+    open_page(page, f"{server}/classroom", browser.PAGES["classroom"])
+    page.get_by_role("button", name="Commit my prediction").click()
+    page.get_by_role("heading", name="What the model says").wait_for(timeout=90_000)
+    browser.wait_rendered(page)
+    page.get_by_text("Teacher's panel", exact=True).click()
+    inject = page.get_by_role("button", name="Inject into the lesson's world")
+    inject.wait_for(timeout=60_000)
+    inject.click()
+    page.get_by_text("teacher_1_us_strike").wait_for(timeout=90_000)
+    _settle(page)
+    assert inject.is_visible()
+    assert page.get_by_text("teacher_1_us_strike").is_visible()
+    no_exception(page)
+
+
+def test_play_as_an_actor_tables_and_end_chart(sized, server):
+    open_page(sized, f"{server}/classroom", browser.PAGES["classroom"])
+    sized.get_by_role("tab", name="Play as an actor").click()
+    browser.wait_rendered(sized)
+    sized.get_by_role("slider", name="Months to play").focus()
+    sized.keyboard.press("Home")                                  # 3 months
+    browser.wait_rendered(sized)
+    sized.get_by_role("button", name="Start the game").click()
+    for k in range(3):
+        sized.get_by_role("button", name="Commit this move").click()
+        browser.wait_rendered(sized)
+        if k == 0:
+            sized.get_by_text("The others:").wait_for(timeout=60_000)
+            _settle(sized)
+            assert not tables_cut_off(sized), tables_cut_off(sized)
+    sized.get_by_text("How history might have gone").wait_for(timeout=90_000)
+    _settle(sized)
+    assert not legend_overlaps(sized), legend_overlaps(sized)
+    assert not tables_cut_off(sized), tables_cut_off(sized)
+    no_exception(sized)
 
 
 def test_missing_chromium_fails_under_ci_and_skips_locally(monkeypatch):
