@@ -99,3 +99,28 @@ def state_at(res: Results, var: str, step: int) -> float:
 @pytest.fixture(scope="session")
 def defaults() -> dict[str, float]:
     return P.defaults()
+
+
+#: Test layers: each folder of tests/ is a marker; ``unit`` marks the folders that mirror a
+#: subpackage of ``model`` (``pytest -m unit``, ``pytest -m mechanisms``, ``-m "not browser"``).
+SUBPACKAGES = ("io", "core", "inputs", "engine", "analysis", "calibration", "experiments",
+               "adapters", "cli")
+LAYERS = (*SUBPACKAGES, "mechanisms", "properties", "determinism", "scenarios", "dashboard",
+          "browser", "classroom", "house")
+
+
+def pytest_collection_modifyitems(config, items):
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            folder = Path(item.fspath).resolve().relative_to(here).parts[0]
+        except ValueError:
+            continue
+        if folder in LAYERS:
+            item.add_marker(getattr(pytest.mark, folder))
+        if folder in SUBPACKAGES:
+            item.add_marker(pytest.mark.unit)
+        if "browser" in Path(item.fspath).name:
+            item.add_marker(pytest.mark.browser)

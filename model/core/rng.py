@@ -19,7 +19,7 @@ vectorised way to seed many generators, so its algorithms are restated here, fro
   is XSL-RR: ``rotr64(high ^ low, high >> 58)`` of the stepped state.
 - ``random()``: ``(next_uint64 >> 11) * 2**-53``, filled in C order.
 
-The 128-bit arithmetic is done on 64-bit halves. ``tests/test_rng.py`` checks every number
+The 128-bit arithmetic is done on 64-bit halves. ``tests/core/test_rng.py`` checks every number
 against numpy. Seeds may be any non-negative integer; run ids and key words are below ``2**63``.
 """
 

@@ -25,7 +25,7 @@ from model.io.errors import ModelInputError
 from model.io.yamlio import YamlError
 from model.io.yamlio import load as load_yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
 TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SHIPPED}
 MAPPINGS = {p.name: load_yaml(p).data for p in SHIPPED}

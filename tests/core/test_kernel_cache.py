@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: One act through the kernel's compiled ``_act`` (cheap to compile): MIL_COOPERATE's direct
 #: evidence, weighted by its Goldstein weight, and where the model was imported from.

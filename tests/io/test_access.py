@@ -31,7 +31,7 @@ from model.io import access as A
 from model.io import yamlio
 from model.io.errors import ModelInputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ROOT / "tests" / "data" / "hostile"
 SECRET = "SECRET-CONTENT-7f3a: never to be quoted"
 SMALL = A.Kind("a test file", 100)

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from model.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
 TEXTS = {p.name: p.read_text(encoding="utf-8") for p in SHIPPED}
 EXAMPLES = int(os.environ.get("AFPAK_HYPOTHESIS_EXAMPLES", "60"))

@@ -30,7 +30,7 @@ import pytest
 
 from model.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "hostile" / "cli"
 HISTORY = str(ROOT / "scenarios" / "history.yaml")
 WHATIF = str(ROOT / "scenarios" / "whatif_no_salala.yaml")
@@ -58,6 +58,7 @@ CORPUS = {
 def test_corpus_matches_folder():
     """Every file of the corpus has an expectation and every expectation a file."""
     assert sorted(p.name for p in DATA.iterdir()) == sorted(CORPUS)
+    assert max(p.stat().st_size for p in DATA.iterdir()) < 2_000, "corpus files are small"
 
 
 @dataclass(frozen=True)

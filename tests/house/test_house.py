@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("model", "dashboard")
 MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 80

@@ -6,7 +6,7 @@ channels), so a parameter, state variable, action or actor added later fails the
 ODD describes it.
 
 The ODD's parameter table is generated text: when the table in ``model/data/parameters.yaml``
-changes, print a fresh one with ``.venv/bin/python tests/test_docs.py`` and paste it into the
+changes, print a fresh one with ``.venv/bin/python tests/house/test_docs.py`` and paste it into the
 "Parameter table" section of docs/ODD.md.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from model.core import params as P
 from model.core import spec
 
-ODD = Path(__file__).resolve().parents[1] / "docs" / "ODD.md"
+ODD = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
 
 #: The ODD 2020 sections (Grimm et al. 2020), in their order.
 ODD_SECTIONS = (
@@ -196,7 +196,7 @@ def test_parameter_table_lists_every_parameter():
     rows = documented_parameter_rows()
     missing = [n for n in P.names() if n not in rows]
     assert not missing, (f"parameter table of docs/ODD.md lacks {missing}; regenerate it with "
-                         f"`.venv/bin/python tests/test_docs.py`")
+                         f"`.venv/bin/python tests/house/test_docs.py`")
 
 
 def test_parameter_table_has_no_unknown_parameters():
@@ -216,7 +216,7 @@ def test_parameter_table_matches_defaults_bounds_units_groups():
                 p.default, p.lo, p.hi, p.unit, p.group):
             stale.append(name)
     assert not stale, (f"parameter table rows out of step with model/data/parameters.yaml: "
-                       f"{stale}; regenerate it with `.venv/bin/python tests/test_docs.py`")
+                       f"{stale}; regenerate it with `.venv/bin/python tests/house/test_docs.py`")
 
 
 def test_whole_word_match_rejects_embedded_names():

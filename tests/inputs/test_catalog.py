@@ -29,7 +29,7 @@ from model.inputs.catalog import (
 )
 from model.io import yamlio
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "model" / "data"
 SOURCES_DIR = DATA / "sources"
 SEED_DIRS = [Path("/work/shared/seeds"), REPO.parent / "shared" / "seeds"]
