@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import core, lessons, sweeps, ui
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
 RUNS = 20
 
