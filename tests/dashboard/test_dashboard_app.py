@@ -740,7 +740,7 @@ def test_about_says_what_the_model_can_and_cannot_predict():
     body = texts(at)
     assert "What the model can and cannot predict" in body
     assert "14 of the 49 documented decisions" in body
-    assert "Out of sample: not yet measured" in body
+    assert "Out of sample: no timing skill" in body
     assert "depends on the calibration" in body
 
 
