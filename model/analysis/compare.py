@@ -23,6 +23,7 @@ from model.analysis import robustness as R
 from model.analysis.summary import interval
 from model.core import kernel, spec
 from model.engine.runner import Results
+from model.io.errors import ModelInputError
 
 KEY_PAIRS = O.COMPARE_PAIRS
 KEY_ACTIONS = O.COMPARE_ACTIONS
@@ -117,7 +118,7 @@ def compare(a, b, runs: int = 200, seed: int = 0, months: int | None = None,
     ra, rb, design = R.simulate_pair(a, b, runs=runs, seed=seed, months=months, params=params,
                                      sets=sets, trace=True)
     if ra.dates != rb.dates:
-        raise ValueError("the two scenarios cover different months; compare needs the same "
+        raise ModelInputError("the two scenarios cover different months; compare needs the same "
                          f"window ({ra.dates[0]}..{ra.dates[-1]} vs {rb.dates[0]}..{rb.dates[-1]})")
     rows: list[dict] = []
     summary: list[str] = []

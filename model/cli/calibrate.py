@@ -96,9 +96,13 @@ def _check_options(args: argparse.Namespace) -> None:
         raise CalibrationError(f"--budget must be a positive number of runs, got {args.budget}")
     if args.seed < 0:
         raise CalibrationError(f"--seed must be >= 0, got {args.seed}")
+    from model.io import access
+
     root = Path(args.out) if args.out else DEFAULT_OUT
-    if root.exists() and not root.is_dir():
-        raise CalibrationError(f"--out {root}: exists and is not a folder")
+    try:
+        access.check_outputs({"--out": root}, folders={"--out"})
+    except access.AccessError as exc:
+        raise CalibrationError(str(exc)) from None
 
 
 def _installs(args: argparse.Namespace) -> bool:

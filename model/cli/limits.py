@@ -3,7 +3,8 @@
 Commands that keep every run in memory (``history-check``, ``compare``, ``run --bands``) are
 refused above a stated limit with a message that says how to go bigger; ``--workers`` is capped
 by the memory each worker process needs (and by the cores). ``run`` without ``--bands`` streams
-chunk by chunk and needs no cap on ``--runs``.
+chunk by chunk; only its summary (one number per run and quantity, about 8 million runs within
+the default limit) bounds ``--runs``.
 
 The limit is ``DEFAULT_LIMIT`` bytes or 60% of the machine's memory, whichever is smaller; the
 environment variable ``AFPAK_MEMORY_LIMIT_GB`` sets another (e.g. ``AFPAK_MEMORY_LIMIT_GB=32``
@@ -25,8 +26,9 @@ DEFAULT_LIMIT = 4_000_000_000
 #: What one worker process holds besides its chunk (interpreter, numpy, numba, the kernel).
 WORKER_BASE = 300_000_000
 #: Measured peak / result-array bytes: history-check scores copies of the series; compare holds
-#: two traced ensembles; bands stack every series as float64 and take quantiles of it.
-FACTOR = {"history-check": 1.3, "compare": 1.2, "bands": 4.5, "chunk": 3.0}
+#: two traced ensembles; bands stack every series as float64 and take quantiles of it; run's
+#: summary keeps one float64 per run and quantity and joins them to take quantiles.
+FACTOR = {"history-check": 1.3, "compare": 1.2, "bands": 4.5, "chunk": 3.0, "summary": 3.0}
 
 
 def _physical() -> int | None:

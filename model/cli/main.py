@@ -68,6 +68,7 @@ def _check_run(args: argparse.Namespace):
     """Every check of ``run`` before any work: the scenario, --set, --months, the outputs
     (kinds, places, never the scenario or --params or each other), --params, memory and
     --workers. Returns (scenario, overrides, out, bands, params, workers)."""
+    from model.analysis import outcomes as O
     from model.inputs.compiled import compile_scenario
     from model.inputs.scenario import load_scenario
     from model.io import access
@@ -89,6 +90,9 @@ def _check_run(args: argparse.Namespace):
     chunk = min(args.chunk, args.runs)
     limits.check("one chunk", chunk, per_run * limits.FACTOR["chunk"], "Use a smaller --chunk",
                  option="--chunk")
+    limits.check("the summary (one number per run and quantity)", args.runs,
+                 limits.FACTOR["summary"] * 8 * len(O.RUN_SUMMARY),
+                 "Use fewer --runs, or `python -m model sweep`, which keeps its runs on disk")
     if bands is not None:
         limits.check("run --bands (quantiles over all runs)", args.runs,
                      per_run * limits.FACTOR["bands"],
@@ -391,7 +395,9 @@ def _add_run(sub) -> None:
     run = sub.add_parser("run", help="run a scenario and print a summary (optionally save the "
                                      "long table)")
     run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--runs", type=_pos_int, default=1)
+    run.add_argument("--runs", type=_pos_int, default=1,
+                     help="runs (default 1; any number: the runs stream, unless --bands, "
+                          "which holds them within the memory limit)")
     run.add_argument("--seed", type=_nonneg_int, default=0, help="master seed (0 is a seed)")
     run.add_argument("--months", type=_pos_int, default=None, help="default: the scenario's")
     run.add_argument("--out", help="write the long table to FILE.parquet or FILE.csv")
@@ -409,7 +415,9 @@ def _add_history_check(sub) -> None:
     """The ``history-check`` command's options."""
     hc = sub.add_parser("history-check", help="score the history replay against the record: "
                         "decisions timed, skill against two null models")
-    hc.add_argument("--runs", type=_pos_int, default=200)
+    hc.add_argument("--runs", type=_pos_int, default=200,
+                    help=f"runs (default 200; held in memory: at most what {limits.LIMIT_ENV}, "
+                         f"default {limits.DEFAULT_LIMIT / 1e9:g} GB, allows)")
     hc.add_argument("--seed", type=_nonneg_int, default=0)
     hc.add_argument("--window", type=_nonneg_int, default=6, help="+- months (default 6)")
     hc.add_argument("--workers", type=_pos_int, default=1)
@@ -447,7 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="compare two scenarios: differences, intervals, why")
     cmp.add_argument("a")
     cmp.add_argument("b")
-    cmp.add_argument("--runs", type=_pos_int, default=200)
+    cmp.add_argument("--runs", type=_pos_int, default=200,
+                     help=f"runs of each scenario (default 200; held in memory: at most what "
+                          f"{limits.LIMIT_ENV}, default {limits.DEFAULT_LIMIT / 1e9:g} GB, "
+                          f"allows)")
     cmp.add_argument("--seed", type=_nonneg_int, default=0)
     cmp.add_argument("--sets", type=_pos_int, default=None,
                      help="posterior parameter sets shared by A and B, round-robin over the runs "
@@ -485,11 +496,12 @@ def _failed(exc: BaseException) -> int:
     from model.io.atomic import Terminated
 
     if isinstance(exc, Terminated):
-        _say(f"{exc}: stopped; no partial output file was left (long commands resume where "
-             f"they stopped: see --help)")
+        _say(f"{exc}: stopped; no partial output file was left (sweep and calibrate resume "
+             f"where they stopped: see their --help)")
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
-        _say("interrupted (long commands resume where they stopped: see --help)")
+        _say("interrupted; no partial output file was left (sweep and calibrate resume where "
+             "they stopped: see their --help)")
         return 130
     if isinstance(exc, BrokenPipeError):  # e.g. `python -m model schema | head`
         with contextlib.suppress(OSError):  # no "Exception ignored" when Python exits

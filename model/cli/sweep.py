@@ -40,11 +40,14 @@ def _unit_float(text: str) -> float:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from model.experiments import sweep as S
+    from model.io import access
     from model.io.atomic import terminate_cleanly
     from model.io.store import chunk_bounds
 
     sw = S.load_spec(args.spec, samples=args.samples, params=args.params)
     out = Path(args.out)
+    access.check_outputs({"--out": out}, {"the spec": args.spec,
+                                          "the scenario": sw.scenario_path}, folders={"--out"})
     S.check_out_dir(out, sw, fresh=args.fresh)  # refuse a foreign or different folder first
     chunk = args.chunk
     chunks = len(chunk_bounds(sw.runs, chunk))
@@ -58,7 +61,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sw.sample_matrix()   # the sampler accepts the sample size
         _out("dry run: the spec is valid; nothing was written")
         return 0
-    with terminate_cleanly():
+    with terminate_cleanly(), access.os_errors(out, option="--out"):
         report = S.run_sweep(sw, out, workers=args.workers, dask=args.dask,
                              scheduler=args.scheduler, chunk=chunk, fresh=args.fresh,
                              progress=not args.quiet, log=_err)
@@ -70,7 +73,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from model.experiments import sweep as S
+    from model.io import access
 
+    if args.out is not None:
+        access.check_outputs({"--out": args.out}, {"the sweep folder": args.dir},
+                             folders={"--out"})
     res = S.analyze(args.dir, dest=args.out, resamples=args.resamples,
                     conf_level=args.conf_level, seed=args.seed, plots=not args.no_plots)
     _out(res.text())

@@ -14,6 +14,7 @@ column. ``param_source`` turns the engine's ``params`` argument into a function 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -129,12 +130,10 @@ def load_posterior(path: str | Path | None = None) -> Posterior:
     size); messages name it as given."""
     from model.io import access
 
-    if path is None:
-        p, shown = POSTERIOR_PATH, str(POSTERIOR_PATH)
-        if not p.exists():
-            raise PosteriorError(f"{p}: no posterior (run `python -m model calibrate`)")
-    else:
-        p, shown = Path(path), str(path)
+    p, shown = (POSTERIOR_PATH, str(POSTERIOR_PATH)) if path is None else (Path(path), str(path))
+    if not os.path.exists(p):  # (False for a name with a NUL, too)
+        raise PosteriorError(f"{shown}: no posterior (no such file; check the path, or run "
+                             f"`python -m model calibrate`)")
     st = access.check_input(p, access.POSTERIOR, shown=shown)
     return _load_cached(str(p.resolve()), st.st_mtime, shown)
 

@@ -252,6 +252,26 @@ def _settle(pg) -> None:
     pg.wait_for_timeout(700)                     # plotly lays out after Streamlit renders
 
 
+def _choose(pg, box: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``box``; the list is opened again if a rerun
+    closed it before it showed (as happens on a loaded machine)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        browser.wait_rendered(pg)
+        pg.get_by_role("combobox", name=box).click()
+        item = pg.get_by_role("option", name=option)
+        try:
+            item.wait_for(timeout=15_000)
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            pg.keyboard.press("Escape")
+            continue
+        item.click()
+        return
+
+
 def test_no_deploy_button_in_the_header(page, server):
     open_page(page, server, browser.PAGES[""])
     assert page.get_by_role("button", name="Deploy").count() == 0
@@ -276,8 +296,7 @@ def test_history_series_legend_and_check_table(sized, server):
 def test_sweeps_scatter_legend(sized, server):
     open_page(sized, f"{server}/sweeps", browser.PAGES["sweeps"])
     sized.get_by_text("200 runs, 2 parameters, 1 outcomes").wait_for(timeout=60_000)
-    sized.get_by_role("combobox", name="Colour by").click()
-    sized.get_by_role("option", name="aid_compliance").click()
+    _choose(sized, "Colour by", "aid_compliance")
     _settle(sized)
     sized.locator(".colorbar").first.wait_for(timeout=30_000)
     assert not legend_overlaps(sized), legend_overlaps(sized)
