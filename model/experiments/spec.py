@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,18 +227,25 @@ def series_names() -> tuple[str, ...]:
 
 
 def _resolve_scenario(text: str, spec_file: Path | None) -> Path:
+    """The scenario a spec names: relative to the spec's folder, else to the project folder, or
+    absolute; confined to those two folders (a symbolic link that leads out is refused, so no
+    other file's lines are ever quoted in a message). ``FileNotFoundError`` (the places looked
+    in) when it is in neither; ``AccessError`` when it lies outside or is not a regular file."""
+    from model.io import access
     from model.io.paths import ROOT
 
-    p = Path(text).expanduser()
-    if p.is_absolute():
-        return p
-    tried = []
-    for base in ([spec_file.resolve().parent] if spec_file else []) + [Path.cwd(), ROOT]:
-        cand = base / p
-        tried.append(str(cand))
-        if cand.is_file():
-            return cand
-    raise FileNotFoundError(", ".join(dict.fromkeys(tried)))
+    name = os.path.expanduser(text)
+    roots = {"the project folder": ROOT}
+    folders: list[Path] = []
+    if spec_file is not None:
+        here = Path(os.path.dirname(os.path.abspath(spec_file)))
+        roots[f"the folder of {spec_file}"] = here
+        folders.append(here)
+    folders.append(ROOT)
+    found = access.find_named(name, folders, roots, access.SCENARIO, what="the scenario")
+    if found is None:
+        raise FileNotFoundError(", ".join(str(f / name) for f in dict.fromkeys(folders)))
+    return found
 
 
 Where = Callable[..., str]
@@ -253,6 +261,8 @@ def _scenario_of(top: _SpecModel, scenario: Scenario | None, spec_file: Path | N
     except FileNotFoundError as exc:
         raise SweepError(f"{at('scenario')}: scenario: no scenario file {top.scenario!r} "
                          f"(looked in {exc})") from None
+    except ModelInputError as exc:   # outside the spec's and the project's folders
+        raise SweepError(f"{at('scenario')}: scenario: {exc}") from None
     try:
         sc = load_scenario(path)
     except ModelInputError as exc:

@@ -259,10 +259,12 @@ class Store:
         """The folder's manifest; ``error`` when the folder is not a store of format ``fmt``."""
         if not self.root.is_dir():
             raise self.error(f"{self.root}: no such folder (expected a {self.what} folder)")
-        if not self.manifest_path.is_file():
+        if not self.manifest_path.exists():
             raise self.error(f"{self.root}: not a {self.what} folder (no {MANIFEST}){self.hint}")
-        try:
-            man = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        from model.io import access
+
+        try:   # a regular file of bounded size, else a message (a FIFO never blocks the read)
+            man = json.loads(access.read_text(self.manifest_path, access.MANIFEST))
         except (OSError, ValueError) as exc:
             raise self.error(f"{self.manifest_path}: unreadable manifest ({exc}); use --fresh "
                              f"to start over in this folder, or another --out") from None

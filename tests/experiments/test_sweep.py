@@ -802,3 +802,24 @@ def test_executors_run_every_task_and_stop_cleanly():
         assert isinstance(pool, E.Processes)
         assert pool.numba_threads == 1
         assert sorted(pool.submit_all(operator.neg, range(7))) == [-6, -5, -4, -3, -2, -1, 0]
+
+
+def test_spec_scenario_is_confined_to_its_folders(tmp_path):
+    """A spec's scenario is read only from the spec's folder or the project's: a symbolic link
+    that leads elsewhere is refused without quoting the file it leads to."""
+    secret = tmp_path / "outside" / "secret.yaml"
+    secret.parent.mkdir()
+    secret.write_text("password: hunter2\n")
+    here = tmp_path / "specs"
+    here.mkdir()
+    (here / "link.yaml").symlink_to(secret)
+    spec = here / "spec.yaml"
+    body = ("name: t\nscenario: {}\nsampler: {{method: lhs}}\nsamples: 8\n"
+            "parameters:\n  forgetting: [0.9, 0.99]\noutcomes:\n  closed: months_route_closed\n")
+    for target in ("link.yaml", str(secret)):
+        spec.write_text(body.format(target))
+        with pytest.raises(S.SweepError, match="outside") as err:
+            S.load_spec(spec)
+        assert "hunter2" not in str(err.value)
+    spec.write_text(body.format("scenarios/baseline.yaml"))      # the project's own
+    assert S.load_spec(spec).scenario.name == "baseline"
