@@ -87,9 +87,12 @@ class AfPakModel(mesa.Model):
         self.dates = self.compiled.dates()
         self.actor_agents = [ActorAgent(self, a) for a in spec.ACTORS]
         self._led_t = np.zeros((1, spec.N_ACTORS, spec.N_ACTORS))
-        # Trigger state per phase (a branch's parent and the branch have their own triggers).
-        self._trig_state = {id(inp): (np.zeros(len(inp.triggers.event), dtype=bool),
-                                      np.zeros(len(inp.triggers.event), dtype=bool))
+        # Trigger state per phase: a branch lists its parent's triggers first, so each phase
+        # sees a prefix of one set of flags (a once trigger spent before the branch stays spent).
+        n_trig = max(len(inp.triggers.event) for _, inp, _ in self._phases)
+        fired, done = np.zeros(n_trig, dtype=bool), np.zeros(n_trig, dtype=bool)
+        self._trig_state = {id(inp): (fired[:len(inp.triggers.event)],
+                                      done[:len(inp.triggers.event)])
                             for _, inp, _ in self._phases}
         self._led_a = np.zeros((1, layout.N_AID))
         reporters = {"date": lambda m: m.dates[m.month]}

@@ -596,11 +596,13 @@ def _record(T, aid, x, out, k):
 
 
 @njit(**_JIT)
-def run_one(pr, st, u, inp, n_ch, out):
+def run_one(pr, st, u, inp, n_ch, out, done):
     """Run one simulation for ``u.shape[0]`` months from ``State`` ``st`` (updated in place) on
-    ``Inputs`` ``inp``, writing its series into the ``Series`` ``out``."""
+    ``Inputs`` ``inp``, writing its series into the ``Series`` ``out``. ``done`` (n_trig bool,
+    updated in place): which triggers have fired already (a ``once`` trigger that has does not
+    fire again, also in a later phase of the run)."""
     n_trig = inp.triggers.event.shape[0]
-    scr = Scratch(np.zeros(n_trig, dtype=np.bool_), np.zeros(n_trig, dtype=np.bool_),
+    scr = Scratch(np.zeros(n_trig, dtype=np.bool_), done,
                   np.empty((NA, NA)), np.empty(NA, dtype=np.int64), np.zeros((n_ch, NA, NA)),
                   np.zeros((n_ch, N_AID)), np.empty(NACT), np.zeros(NACT, dtype=np.bool_),
                   np.zeros(NX), np.zeros((n_ch, 2, NA, NA)), np.zeros((n_ch, N_AID)))
@@ -709,9 +711,10 @@ def _triggers(T, aid, x, m, trg, fired, done):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def run_batch(params, st, u, inp, n_ch, out):
-    """Advance B independent runs (the leading axis of ``params``, ``u`` and every array of the
-    ``State`` ``st`` and the ``Series`` ``out``) on the shared ``Inputs`` ``inp``, in parallel.
+def run_batch(params, st, u, inp, n_ch, out, done):
+    """Advance B independent runs (the leading axis of ``params``, ``u``, ``done`` (B x n_trig
+    bool: triggers fired already, updated) and every array of the ``State`` ``st`` and the
+    ``Series`` ``out``) on the shared ``Inputs`` ``inp``, in parallel.
 
     Each run reads only its own parameters, state and random numbers, so results do not depend
     on the batch size, the chunking or the thread that runs it. (Numba's parallel loop takes
@@ -733,4 +736,5 @@ def run_batch(params, st, u, inp, n_ch, out):
                        Plan(forced, forbid, hold),
                        Triggers(t_event, t_once, t_first, t_last, c_trig, c_kind, c_a, c_b, c_op,
                                 c_value)),
-                n_ch, Series(trust[b], aid_out[b], x_out[b], acts[b], led[b], led_ev[b]))
+                n_ch, Series(trust[b], aid_out[b], x_out[b], acts[b], led[b], led_ev[b]),
+                done[b])

@@ -107,10 +107,11 @@ def _c(a: np.ndarray) -> np.ndarray:
 
 
 def _phase(comp: Compiled, m0: int, m1: int, rec: np.ndarray, st: State, u: np.ndarray,
-           out: dict[str, np.ndarray], trace: bool) -> np.ndarray | None:
+           out: dict[str, np.ndarray], trace: bool, done: np.ndarray) -> np.ndarray | None:
     """Advance the runs' state ``st`` (in place) through months [m0, m1) of ``comp``, writing
     steps m0..m1 and the months' actions (and ledger) into ``out``; returns the phase's event
-    ledger (its scheduled events, then its triggers) when tracing."""
+    ledger (its scheduled events, then its triggers) when tracing. ``done`` (runs x the
+    phase's triggers): which have fired, updated in place."""
     n, n_ev, n_trig = len(rec), len(comp.ev_ids), len(comp.trig_ids)
     views = {k: out[k][:, m0:m1 + 1] for k in ("trust", "aid", "state")}
     views.update({k: out[k][:, m0:m1] for k in ("actions", "ledger") if k in out})
@@ -124,7 +125,7 @@ def _phase(comp: Compiled, m0: int, m1: int, rec: np.ndarray, st: State, u: np.n
         led_ev = np.zeros((n, 1, 1), dtype=np.float32)
     kernel.run_batch(rec, st, _c(u), comp.inputs(m0, m1), n_ch,
                      Series(series["trust"], series["aid"], series["state"], series["actions"],
-                            series["ledger"], led_ev))
+                            series["ledger"], led_ev), done)
     for k, v in views.items():
         if series[k] is not v:
             v[...] = series[k]
@@ -132,6 +133,16 @@ def _phase(comp: Compiled, m0: int, m1: int, rec: np.ndarray, st: State, u: np.n
         return None
     keep = (comp.ev_month >= m0) & (comp.ev_month < m1)
     return np.concatenate([led_ev[:, :n_ev][:, keep], led_ev[:, n_ev:n_ev + n_trig]], axis=1)
+
+
+def carry_triggers(done: np.ndarray, n_trig: int) -> np.ndarray:
+    """The fired flags of a phase with ``n_trig`` triggers, from the previous phase's ``done``
+    (runs x its triggers): a branch lists its parent's triggers first (``inputs.branch``), so a
+    ``once`` trigger that fired before the branch month stays spent after it."""
+    new = np.zeros((done.shape[0], n_trig), dtype=np.bool_)
+    k = min(n_trig, done.shape[1])
+    new[:, :k] = done[:, :k]
+    return new
 
 
 def _phases(comp: Compiled) -> list[tuple[Compiled, int, int]]:
@@ -186,11 +197,13 @@ def _run_chunk(comp: Compiled, seed: int, run_ids: np.ndarray, columns: Sequence
         out = allocate(n, comp.months, len(_events(comp)[0]) if trace else None)
     u = draw_uniforms(seed, run_ids, comp.months)
     st = None
+    done = np.zeros((n, 0), dtype=np.bool_)
     ledgers = []
     for (c, m0, m1), cols in zip(_phases(comp), columns, strict=True):
         rec = records(base_record(c.scenario.params, "scenario params"), n, cols)
         st = initial_states(c.scenario, rec) if st is None else st
-        ledgers.append(_phase(c, m0, m1, rec, st, u[:, m0:m1], out, trace))
+        done = carry_triggers(done, len(c.trig_ids))
+        ledgers.append(_phase(c, m0, m1, rec, st, u[:, m0:m1], out, trace, done))
     if trace:
         out["event_ledger"][...] = np.concatenate(ledgers, axis=1)
     if "params" in out:  # the scenario's own (the last phase's) parameters

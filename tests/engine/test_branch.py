@@ -193,3 +193,30 @@ def test_changes_from_the_branch_month_on_are_accepted_and_act():
     assert _first_difference(a, h) is not None
     assert from_mapping(base).first_month_of_change == "2011-06"
     assert load_scenario(SCENARIOS / "history.yaml").first_month_of_change == "1998-01"
+
+
+def test_a_parents_spent_once_trigger_stays_spent_after_the_branch(tmp_path):
+    """A ``once`` trigger of the parent that fired before the branch month does not fire
+    again after it: a branch that changes nothing equals its parent in every month, in the
+    batched engine and in the Mesa face."""
+    from model.adapters.mesa_model import AfPakModel
+
+    parent = tmp_path / "parent.yaml"
+    parent.write_text(yaml.safe_dump({
+        "name": "parent", "extends": str(SCENARIOS / "history.yaml"),
+        "triggers": [{"id": "early_package", "when": "public_hostility >= 0", "from": "2002-01",
+                      "then": {"action": "US_CIV_AID"}, "once": True}]}))
+    branch = tmp_path / "branch.yaml"
+    branch.write_text(yaml.safe_dump({"name": "branch", "extends": "parent.yaml",
+                                      "branch": "2009-01"}))
+    a, b = load_scenario(parent), load_scenario(branch)
+    ra, rb = simulate(a, runs=RUNS, seed=SEED), simulate(b, runs=RUNS, seed=SEED)
+    assert _first_difference(ra, rb) is None
+    fired = ra.aid[:, 1:, 1] > ra.aid[:, :-1, 1]                # the early package was paid
+    assert fired[:, :_branch_step(b)].any()
+    ma, mb = (AfPakModel(s, run=0, rng=SEED) for s in (a, b))
+    for _ in range(_branch_step(b) + 24):
+        ma.step()
+        mb.step()
+    assert np.array_equal(ma.st.aid, mb.st.aid)
+    assert np.array_equal(ma.st.x, mb.st.x)
