@@ -1,6 +1,7 @@
 """Where the calibration puts its points, all in unit-cube coordinates of the prior box: the
-scrambled Sobol design of wave 0, the points around a start point, the perturbed designs of later
-waves, the waves' proposal density, and the ABC importance weights that divide by it.
+scrambled Sobol design of the first wave (generation), the perturbed designs of later waves, the
+Gaussian-mixture proposal density (``log_mixture``, used by both methods), the waves' proposal
+density, and the ABC importance weights that divide by it.
 
 Every design derives from ``SeedSequence(seed, spawn_key=(wave, k))``
 (``model.engine.paramsets.seeded_rng``): the same seed gives the same designs.
@@ -27,16 +28,6 @@ def sobol_design(n: int, dim: int, seed: int) -> np.ndarray:
         return eng.random(n)
 
 
-def start_design(n: int, center: np.ndarray, scale: float, subspace: float, seed: int
-                 ) -> np.ndarray:
-    """``n`` points around ``center`` (unit coordinates; the start point): normal steps of sd
-    ``scale`` in a random subspace, reflected into the box. The first point is the centre."""
-    rng = seeded_rng(seed, 0, 3)
-    z = _in_subspace(rng.normal(0.0, scale, size=(n, len(center))), subspace, rng)
-    z[0] = 0.0
-    return _reflect(center[None, :] + z)
-
-
 def _in_subspace(z: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
     """Steps ``z`` (n x d) kept in a random subset of the coordinates of each row: each with
     probability ``share``, at least one (DREAM's randomised subspace); ``share`` 1 keeps all."""
@@ -54,11 +45,13 @@ def _reflect(u: np.ndarray) -> np.ndarray:
     return np.where(u > 1.0, 2.0 - u, u)
 
 
-def kernel_cov(parents: np.ndarray, scale: float) -> np.ndarray:
-    """Perturbation covariance: ``scale`` x the parents' covariance (Beaumont et al. 2009),
-    with a small ridge so that it stays positive definite."""
+def kernel_cov(parents: np.ndarray, scale: float, weights: np.ndarray | None = None
+               ) -> np.ndarray:
+    """Perturbation covariance: ``scale`` x the parents' (weighted) covariance (Beaumont et al.
+    2009: twice the weighted covariance), with a small ridge so that it stays positive
+    definite."""
     d = parents.shape[1]
-    cov = (np.atleast_2d(np.cov(parents, rowvar=False)) if len(parents) > 1
+    cov = (np.atleast_2d(np.cov(parents, rowvar=False, aweights=weights)) if len(parents) > 1
            else np.zeros((d, d)))
     ridge = 1e-6 + 1e-3 * np.mean(np.diag(cov))
     return scale * cov + ridge * np.eye(d)
@@ -86,19 +79,27 @@ def perturbed_design(parents: np.ndarray, n: int, scale: float, seed: int, wave:
     return _reflect(parents[pick] + _in_subspace(z, subspace, rng)), pick, cov
 
 
-def _log_mixture(u: np.ndarray, par: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """Log density at ``u`` of the equal-weight Gaussian mixture (covariance ``cov``) around the
-    points ``par``."""
+def log_mixture(u: np.ndarray, par: np.ndarray, cov: np.ndarray,
+                weights: np.ndarray | None = None, block: int = 2048) -> np.ndarray:
+    """Log density at ``u`` of the Gaussian mixture (covariance ``cov``) around the points
+    ``par`` with mixture ``weights`` (None: equal), computed in log space (no overflow or
+    underflow in many dimensions) and ``block`` rows of ``u`` at a time."""
     from scipy.linalg import solve_triangular
     from scipy.special import logsumexp
 
     chol = np.linalg.cholesky(cov)
     logdet = 2.0 * np.log(np.diag(chol)).sum()
-    wu = solve_triangular(chol, u.T, lower=True).T      # whitened points
+    logw = (np.full(len(par), -math.log(len(par))) if weights is None
+            else np.log(np.maximum(weights / weights.sum(), 1e-300)))
     wp = solve_triangular(chol, par.T, lower=True).T
-    d2 = ((wu ** 2).sum(1)[:, None] + (wp ** 2).sum(1)[None, :] - 2.0 * wu @ wp.T)
-    logk = -0.5 * np.maximum(d2, 0.0) - 0.5 * (logdet + u.shape[1] * math.log(2 * math.pi))
-    return logsumexp(logk, axis=1) - math.log(len(par))
+    pp = (wp ** 2).sum(1)[None, :]
+    const = -0.5 * (logdet + u.shape[1] * math.log(2 * math.pi))
+    out = np.empty(len(u))
+    for lo in range(0, len(u), block):
+        wu = solve_triangular(chol, u[lo: lo + block].T, lower=True).T      # whitened points
+        d2 = (wu ** 2).sum(1)[:, None] + pp - 2.0 * wu @ wp.T
+        out[lo: lo + block] = logsumexp(-0.5 * np.maximum(d2, 0.0) + logw[None, :], axis=1)
+    return out + const
 
 
 def log_proposal(u: np.ndarray, designs: Sequence[dict]) -> np.ndarray:
@@ -109,7 +110,7 @@ def log_proposal(u: np.ndarray, designs: Sequence[dict]) -> np.ndarray:
 
     sizes = np.array([len(d["u"]) for d in designs], dtype=float)
     parts = [np.zeros(len(u)) if "cov" not in des                     # log 1 on the unit cube
-             else _log_mixture(u, des["parents"], des["cov"]) for des in designs]
+             else log_mixture(u, des["parents"], des["cov"]) for des in designs]
     parts_arr = np.stack(parts, axis=1)
     return logsumexp(parts_arr + np.log(sizes / sizes.sum())[None, :], axis=1)
 

@@ -1,4 +1,7 @@
-"""The calibration's run loop: history matching in waves, then ABC rejection.
+"""The calibration's entry (``run``, ``fit_history``: the method of the settings) and the
+second method, kept for the equal-budget comparison (docs/calibration.md, "Inference (issue
+17)"): history matching in waves, then ABC rejection. The default method is ABC-SMC
+(``model.calibration.smc``).
 
 1. **History matching** (Vernon, Goldstein & Bower 2010; Andrianakis et al. 2015). Wave 0 is a
    scrambled Sobol design (``scipy.stats.qmc.Sobol``) of the prior box (uniform over the table's
@@ -29,147 +32,32 @@ spawn_key=(run,))`` (``model.engine.runner``).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from model.calibration import smc
 from model.calibration import targets as TG
-from model.calibration.designs import abc_weights, perturbed_design, sobol_design, start_design
+from model.calibration.designs import abc_weights, perturbed_design, sobol_design
 from model.calibration.problem import Problem, fingerprint, history_problem
-from model.calibration.settings import Settings, load_start
+from model.calibration.runs import (
+    Calibration,
+    InterruptedForTestError,
+    Progress,
+    Stages,
+    evaluate_points,
+    report_rejected,
+)
+from model.calibration.settings import Settings
 from model.calibration.store import Store
-from model.engine import runner as engine
-from model.io.store import chunk_bounds
+
+__all__ = ["Calibration", "InterruptedForTestError", "evaluate_points", "fit_history",
+           "history_settings", "run", "workdir"]
 
 FINAL_BASE = 1 << 40                 # run ids of the re-runs: far from any wave's run ids
 FINAL_WAVE = 99                      # wave number of the re-run stage in part names
-
-
-class InterruptedForTestError(Exception):
-    """Raised by the test hook ``stop_after`` to simulate an interruption between chunks."""
-
-
-def evaluate_points(prob: Problem, x: np.ndarray, seed: int, run_base: int, replicates: int,
-                    common: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Run every point ``replicates`` times (run ids ``run_base + i * R + r``; with ``common``,
-    ``run_base + r`` for every point: common random numbers) and return the per-point means and
-    variances of the targets."""
-    rows = prob.rows(x)
-    prm = [row for row in rows for _ in range(replicates)]
-    if common:
-        ids = run_base + np.tile(np.arange(replicates, dtype=np.int64), len(rows))
-    else:
-        ids = run_base + np.arange(len(prm), dtype=np.int64)
-    res = engine.run_block(prob.scenario, seed, ids, prm, months=prob.months)
-    f = TG.evaluate(res, prob.targets)
-    return TG.point_summary(f, replicates)
-
-
-@dataclass
-class Calibration:
-    """The outcome of a calibration: every evaluated point and the accepted posterior."""
-
-    problem: Problem
-    settings: Settings
-    u: np.ndarray                   # all wave points, unit coordinates (N x d)
-    wave: np.ndarray                # wave of each point
-    mean: np.ndarray                # N x J target means
-    var: np.ndarray                 # N x J
-    imp: np.ndarray                 # N x J implausibilities
-    orders: list[int]               # order used at each wave
-    nroy: list[int]                 # points kept at each wave (cumulative pool)
-    nroy_at_cutoff: list[int]       # points of the wave NROY at the nominal order
-    cand: np.ndarray                # indices (into u) of the re-run candidates
-    cand_mean: np.ndarray
-    cand_var: np.ndarray
-    cand_dist: np.ndarray
-    accepted: np.ndarray            # indices into cand, best first
-    weights: np.ndarray             # of the accepted, summing to 1
-    ess: float
-    seconds: float
-    runs_done: int
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self.problem.names
-
-    def posterior_frame(self) -> pd.DataFrame:
-        x = self.problem.to_values(self.u[self.cand[self.accepted]])
-        df = pd.DataFrame(x, columns=list(self.names))
-        df["distance"] = self.cand_dist[self.accepted]
-        df["weight"] = self.weights
-        return df
-
-    def best(self) -> dict[str, float]:
-        x = self.problem.to_values(self.u[self.cand[self.accepted[0]]])
-        return dict(zip(self.names, map(float, x), strict=True))
-
-
-class _Progress:
-    """A tqdm bar of runs on stderr, or nothing."""
-
-    def __init__(self, total: int, initial: int, enabled: bool, desc: str) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, unit="run", unit_scale=True,
-                            dynamic_ncols=True, desc=desc, smoothing=0.1,
-                            file=sys.stderr)
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def note(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(text, refresh=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-class _Stages:
-    """Runs the stages of one calibration (a wave or the re-runs) chunk by chunk through its
-    store: finished parts are read, the rest computed and saved."""
-
-    def __init__(self, store: Store, prob: Problem, s: Settings, bar: _Progress,
-                 stop_after: int | None) -> None:
-        self.store, self.prob, self.s, self.bar = store, prob, s, bar
-        self.stop_after = stop_after
-        self.new_chunks = 0
-
-    def run(self, wave: int, x: np.ndarray, run_base: int, reps: int
-            ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-point target means and variances of points ``x``, ``reps`` runs each."""
-        s = self.s
-        means, vars_ = [], []
-        for c, (lo, hi) in enumerate(chunk_bounds(len(x), s.chunk // reps)):
-            if self.store.has_part(wave, c, hi - lo, len(self.prob.targets)):
-                m, v = self.store.read_part(wave, c)
-            else:
-                if self.stop_after is not None and self.new_chunks >= self.stop_after:
-                    raise InterruptedForTestError
-                first = run_base if s.common_numbers else run_base + lo * reps
-                m, v = evaluate_points(self.prob, x[lo:hi], s.seed, first, reps,
-                                       s.common_numbers)
-                self.store.write_part(wave, c, m, v)
-                self.new_chunks += 1
-                self.bar.update((hi - lo) * reps)
-            means.append(m)
-            vars_.append(v)
-        return np.concatenate(means), np.concatenate(vars_)
-
-
-def _report_rejected(store: Store) -> None:
-    """Name on stderr the damaged checkpoints that were computed again."""
-    for path, why in store.rejected.items():
-        sys.stderr.write(f"note: {path}: {why}; computed again\n")
 
 
 def _runs_done(store: Store, s: Settings) -> int:
@@ -228,22 +116,16 @@ class _Waves:
         return np.concatenate(self.vars_)
 
 
-def _wave_design(store: Store, prob: Problem, s: Settings, w: int,
-                 start: dict[str, float] | None, found: _Waves) -> dict[str, np.ndarray]:
-    """Wave ``w``'s design (read back when saved earlier): the Sobol design (part of it around
-    the start point) for wave 0, the population perturbed for later waves."""
+def _wave_design(store: Store, prob: Problem, s: Settings, w: int, found: _Waves
+                 ) -> dict[str, np.ndarray]:
+    """Wave ``w``'s design (read back when saved earlier): the Sobol design of the prior box
+    for wave 0, the population perturbed for later waves."""
     des = store.read_design(w, s.points_per_wave, prob.dim)
     if des is not None:
         return des
     n_w = s.points_per_wave
     if w == 0:
-        n_start = round(s.start_share * n_w)
-        u0 = sobol_design(n_w - n_start, prob.dim, s.seed)
-        if n_start:
-            centre = prob.to_unit(start)
-            u0 = np.concatenate([u0, start_design(
-                n_start, centre, s.start_scale, s.subspace, s.seed)])
-        des = {"u": u0}
+        des = {"u": sobol_design(n_w, prob.dim, s.seed)}
     else:
         parents = found.u[found.pool]
         u, pick, cov = perturbed_design(parents, n_w, s.kernel_scale, s.seed, w, s.subspace)
@@ -252,13 +134,13 @@ def _wave_design(store: Store, prob: Problem, s: Settings, w: int,
     return des
 
 
-def _run_waves(stages: _Stages, start: dict[str, float] | None) -> _Waves:
+def _run_waves(stages: Stages) -> _Waves:
     """History matching: every wave's design, runs, NROY count and population."""
     prob, s = stages.prob, stages.s
     n_w, R = s.points_per_wave, s.replicates
     found = _Waves()
     for w in range(s.waves):
-        des = _wave_design(stages.store, prob, s, w, start, found)
+        des = _wave_design(stages.store, prob, s, w, found)
         found.designs.append(des)
         stages.bar.note(f"wave {w + 1}/{s.waves}")
         # Common random numbers: every wave's replicate r runs on stream r, so that points
@@ -289,22 +171,25 @@ def _candidates(found: _Waves, ts: TG.TargetSet, s: Settings) -> np.ndarray:
 def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh: bool = False,
         progress: bool = True, stop_after: int | None = None, desc: str = "calibrate"
         ) -> Calibration:
-    """Run (or resume) a calibration in folder ``out``; see the module docstring.
+    """Run (or resume) a calibration in folder ``out`` with the method of ``s``: ABC-SMC
+    (``model.calibration.smc``) or history matching then ABC rejection (this module's
+    docstring).
 
     ``stop_after``: (tests) raise after computing that many new chunks, as an interruption would.
     """
     s.check()
+    if s.method == "smc":
+        return smc.run(prob, s, out, resume=resume, fresh=fresh, progress=progress,
+                       stop_after=stop_after, desc=desc)
     t0 = time.perf_counter()
     store = Store(Path(out))
-    start = load_start(s.start) if s.start and s.start_share > 0 else None
-    manifest = {"settings": asdict(s), "problem": prob.describe(), "start": start,
-                "code": fingerprint()}
+    manifest = {"settings": asdict(s), "problem": prob.describe(), "code": fingerprint()}
     store.open(manifest, resume=resume, fresh=fresh)
     try:
-        bar = _Progress(s.total_runs, _runs_done(store, s), progress, desc)
-        stages = _Stages(store, prob, s, bar, stop_after)
+        bar = Progress(s.total_runs, _runs_done(store, s), progress, desc)
+        stages = Stages(store, prob, s, bar, stop_after)
         try:
-            found = _run_waves(stages, start)
+            found = _run_waves(stages)
             cand = _candidates(found, prob.targets, s)
             bar.note("re-runs")
             cm, cv = stages.run(FINAL_WAVE, prob.to_values(found.u[cand]), FINAL_BASE,
@@ -313,7 +198,7 @@ def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh
             bar.close()
     finally:
         store.close()
-        _report_rejected(store)
+        report_rejected(store)
     cdist = TG.distance(cm, prob.targets)
     accepted = np.argsort(cdist, kind="stable")[: s.posterior]
     u_all = found.u
@@ -326,7 +211,7 @@ def run(prob: Problem, s: Settings, out: str | Path, resume: bool = False, fresh
                        orders=found.orders, nroy=found.kept, nroy_at_cutoff=found.at_cut,
                        cand=cand, cand_mean=cm, cand_var=cv, cand_dist=cdist, accepted=accepted,
                        weights=weights, ess=ess, seconds=time.perf_counter() - t0,
-                       runs_done=s.total_runs)
+                       runs_done=s.total_runs, method="hm", final_reps=s.final_replicates)
 
 
 def workdir(root: Path, until: str | None) -> Path:
@@ -339,10 +224,7 @@ def history_settings(until: str | None, seed: int, budget: int | None, **overrid
                      ) -> Settings:
     """The settings of a history calibration: calibration.yaml's, ``seed``, ``budget`` and
     ``overrides`` (tests: smaller designs) overriding theirs; checked."""
-    # A validation fit (until) starts from the prior alone: the start point was fitted to
-    # every target, and starting from it would let the later targets leak into the fit.
-    return Settings.from_config(seed=seed, budget=budget, until=until,
-                                **({"start_share": 0.0} if until else {}), **overrides)
+    return Settings.from_config(seed=seed, budget=budget, until=until, **overrides)
 
 
 def fit_history(until: str | None, seed: int, budget: int | None, root: Path, resume: bool,

@@ -1,6 +1,6 @@
 """What the targets identify: which targets inform which parameter (``provenance``, over the
-prior-wide wave-0 design) and how far each parameter's posterior narrowed from its prior
-(``identification``)."""
+prior-wide first wave or generation) and how far each parameter's posterior narrowed from its
+prior (``identification``: the contraction, posterior sd / prior sd)."""
 
 from __future__ import annotations
 
@@ -52,10 +52,17 @@ def provenance(cal: Calibration, min_abs: float = 0.1, top: int = 3) -> pd.DataF
     return pd.DataFrame(rows, columns=["parameter", "target", "strength", "family", "events"])
 
 
+#: A parameter is identified when its contraction (posterior sd / prior sd) is at most this
+#: (issue 17's target), and collapsed when it is below ``COLLAPSED``.
+IDENTIFIED = 0.5
+COLLAPSED = 0.02
+
+
 def identification(cal: Calibration) -> pd.DataFrame:
-    """Per parameter: prior and posterior mean and sd, their ratio, and the KS statistic of the
-    (weight-resampled) posterior against the uniform prior; ``identified`` when the posterior
-    sd is below 70 % of the prior's or the KS statistic exceeds 0.3."""
+    """Per parameter: prior and posterior mean and sd, the contraction (posterior sd / prior sd,
+    also ``sd_ratio``), and the KS statistic of the (weight-resampled) posterior against the
+    uniform prior; ``identified`` when the contraction is at most ``IDENTIFIED``, ``collapsed``
+    when below ``COLLAPSED`` (a posterior near a point)."""
     from scipy.stats import kstest
 
     post = cal.posterior_frame()
@@ -71,6 +78,18 @@ def identification(cal: Calibration) -> pd.DataFrame:
         psd = (hi - lo) / math.sqrt(12.0)
         ks = float(kstest(v[idx], "uniform", args=(lo, hi - lo)).statistic)
         rows.append({"parameter": n, "default": P.table()[n].default, "prior_lo": lo,
-                     "prior_hi": hi, "post_mean": m, "post_sd": sd, "sd_ratio": sd / psd,
-                     "ks": ks, "identified": bool(sd / psd < 0.7 or ks > 0.3)})
+                     "prior_hi": hi, "post_mean": m, "post_sd": sd, "contraction": sd / psd,
+                     "sd_ratio": sd / psd, "ks": ks,
+                     "identified": bool(sd / psd <= IDENTIFIED),
+                     "collapsed": bool(sd / psd < COLLAPSED)})
     return pd.DataFrame(rows)
+
+
+def contraction_line(ident: pd.DataFrame) -> str:
+    """One line: how far the posterior narrowed, over the parameters."""
+    c = ident["contraction"]
+    n_id = int((c <= IDENTIFIED).sum())
+    return (f"contraction (posterior sd / prior sd) over {len(c)} parameters: median "
+            f"{c.median():.2f}, range {c.min():.2f} .. {c.max():.2f}; {n_id}"
+            f" at most {IDENTIFIED} (identified), {int((c < COLLAPSED).sum())} below "
+            f"{COLLAPSED} (collapsed)")

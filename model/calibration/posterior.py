@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from model.calibration.fit import Calibration
-from model.calibration.identification import provenance
+from model.calibration.identification import identification, provenance
 from model.calibration.problem import fingerprint
 from model.engine.paramsets import POSTERIOR_PATH, load_posterior
 from model.io import atomic
@@ -42,22 +42,28 @@ def write_provenance(prov: pd.DataFrame, path: Path) -> Path:
 def posterior_header(cal: Calibration) -> dict[str, str]:
     """The '#' header of a posterior file: what it holds and the command that makes it."""
     s = cal.settings
-    cmd = f"python -m model calibrate --seed {s.seed} --budget {s.budget}"
+    cmd = f"python -m model calibrate --seed {s.seed} --budget {s.budget} --method {s.method}"
     if s.until:
         cmd += f" --until {s.until}"
     return {"afpak calibration posterior": f"{len(cal.accepted)} sets, best first",
             "command": cmd, "code": fingerprint(),
             "targets": f"{len(cal.problem.targets)} ({cal.problem.targets.start} .. "
                        f"{s.until or 'end'})",
+            "method": "ABC-SMC (Del Moral et al. 2012), weight = copies among the particles"
+            if cal.method == "smc"
+            else "history matching, then ABC rejection",
             "ess": f"{cal.ess:.1f}"}
 
 
 def save(cal: Calibration, folder: Path) -> tuple[Path, pd.DataFrame]:
-    """``posterior.csv`` and ``provenance.csv`` of ``cal`` in its working ``folder``; returns
-    the posterior's path and the provenance table."""
+    """``posterior.csv``, ``provenance.csv`` and ``identification.csv`` (contraction per
+    parameter) of ``cal`` in its working ``folder``; returns the posterior's path and the
+    provenance table."""
     prov = provenance(cal)
     path = write_posterior(cal, folder / "posterior.csv", posterior_header(cal))
     write_provenance(prov, folder / "provenance.csv")
+    atomic.write_csv(folder / "identification.csv", identification(cal),
+                     float_format="%.6g", lineterminator="\n")
     return path, prov
 
 

@@ -22,7 +22,7 @@ from model.io.paths import ROOT, SCENARIOS
 #: probes by running it).
 FINGERPRINT_FILES = ("model/data/parameters.yaml", "model/data/events.yaml",
                      "model/data/patterns.yaml", "model/data/calibration.yaml",
-                     "model/data/calibration_start.csv", "scenarios/history.yaml")
+                     "scenarios/history.yaml")
 
 
 @dataclass
@@ -67,13 +67,17 @@ class Problem:
 
 
 def free_parameters(cfg: Mapping | None = None) -> tuple[str, ...]:
-    """The free parameters: every parameter of the table except those fixed in
-    calibration.yaml (names read from ``model.core.params``)."""
+    """The free parameters: every parameter of the table except those the table fixes (an
+    entry's ``fixed: "REASON"`` in parameters.yaml, ``model.core.params.fixed``). A ``fixed:``
+    section in calibration.yaml (where fixed parameters were listed before) is refused, so that
+    the table stays the one source of truth."""
     cfg = cfg if cfg is not None else TG.config()
-    fixed = set(cfg.get("fixed") or {})
-    unknown = fixed - set(P.names())
-    if unknown:
-        raise CalibrationError(f"calibration.yaml fixes unknown parameters {sorted(unknown)}")
+    if "fixed" in cfg:
+        raise CalibrationError(
+            f"model/data/calibration.yaml: a 'fixed:' section ({sorted(cfg['fixed'] or {})}) is "
+            f"no longer read; fix a parameter in {P.TABLE_FILE} with the field "
+            f"fixed: \"REASON\" in its entry")
+    fixed = P.fixed()
     return tuple(n for n in P.names() if n not in fixed)
 
 

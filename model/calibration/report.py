@@ -12,7 +12,12 @@ import pandas as pd
 
 from model.calibration import targets as TG
 from model.calibration.fit import Calibration
-from model.calibration.identification import identification, provenance
+from model.calibration.identification import (
+    IDENTIFIED,
+    contraction_line,
+    identification,
+    provenance,
+)
 from model.calibration.plots import (
     plot_bands,
     plot_identification,
@@ -33,19 +38,31 @@ FULL = "posterior (fit on all)"
 
 
 def summary_text(cal: Calibration) -> str:
-    """Runs, waves (NROY counts, orders, populations) and the ABC step of one calibration."""
+    """Runs, generations (ABC-SMC: tolerance, ESS) or waves (history matching: NROY counts,
+    orders, populations, ABC step) of one calibration."""
     s = cal.settings
-    lines = [f"calibration: {s.total_runs:,} runs in {cal.seconds:.0f} s, "
+    lines = [f"calibration ({'ABC-SMC' if cal.method == 'smc' else 'history matching + ABC'}): "
+             f"{s.total_runs:,} runs in {cal.seconds:.0f} s, "
              f"{len(cal.names)} free parameters, {len(cal.problem.targets)} targets"
              + (f" (up to {s.until})" if s.until else "")]
-    for w in range(s.waves):
-        lines.append(f"  wave {w}: {s.points_per_wave} points x {s.replicates} runs, "
-                     f"NROY at order {s.order}: {cal.nroy_at_cutoff[w]}, order used "
-                     f"{cal.orders[w]}, pool {cal.nroy[w]}")
+    if cal.method == "smc":
+        for r in cal.generations:
+            moves = 1 if r["generation"] == 0 else s.moves
+            lines.append(f"  generation {r['generation']}: {moves} x {s.per_generation} "
+                         f"particles x {s.smc_replicates} runs, eps {r['eps']:.3f}, ESS "
+                         f"{r['ess']:.0f}, moves accepted {r['accept_rate']:.2f}, distinct "
+                         f"{r['distinct']}, distance min {r['dist_min']:.3f} median "
+                         f"{r['dist_median']:.3f}, NROY {cal.nroy_at_cutoff[r['batch']]}")
+    else:
+        for w in range(s.waves):
+            lines.append(f"  wave {w}: {s.points_per_wave} points x {s.replicates} runs, "
+                         f"NROY at order {s.order}: {cal.nroy_at_cutoff[w]}, order used "
+                         f"{cal.orders[w]}, pool {cal.nroy[w]}")
     d = cal.cand_dist[cal.accepted]
-    lines.append(f"  ABC: {s.candidates} candidates x {s.final_replicates} fresh runs, "
-                 f"accepted {len(cal.accepted)}, distance {d.min():.3f} .. {d.max():.3f}, "
-                 f"ESS {cal.ess:.1f}")
+    lines.append(f"  posterior: {len(cal.accepted)} sets, distance {d.min():.3f} .. "
+                 f"{d.max():.3f}, ESS {cal.ess:.1f}"
+                 + (f" ({s.candidates} candidates x {s.final_replicates} fresh runs)"
+                    if cal.method == "hm" else ""))
     return "\n".join(lines)
 
 
@@ -109,7 +126,7 @@ def _targets_section(full: Calibration) -> list[str]:
     best = full.accepted[0]
     wmean = (full.cand_mean[full.accepted] * full.weights[:, None]).sum(axis=0)
     imp = TG.implausibility(full.cand_mean[best: best + 1], full.cand_var[best: best + 1],
-                            full.settings.final_replicates, ts)[0]
+                            full.final_reps, ts)[0]
     tdf = pd.DataFrame({"target": ts.ids, "z": ts.z, "posterior mean": wmean,
                         "best set": full.cand_mean[best], "I (best)": imp})
     return ["## Targets (fit on all)", "",
@@ -124,7 +141,7 @@ _PLOTS = ["## Plots", "",
           "Most correlated pairs:", "", "![pairs](calibration_pairs.png)", "",
           "Simulated trust and aid against the documented timeline:", "",
           "![bands](calibration_bands.png)", "",
-          "Identification (posterior sd / prior sd):", "",
+          "Contraction per parameter (posterior sd / prior sd):", "",
           "![identification](calibration_identification.png)", ""]
 
 
@@ -135,23 +152,26 @@ def _identification_section(val: Calibration, full: Calibration, ident: pd.DataF
     prov = provenance(full)
     idd = ident[ident["identified"]].sort_values("sd_ratio")
     notid = ident[~ident["identified"]].sort_values("sd_ratio")
+    honest = ("The weights are importance weights prior / proposal of ABC-SMC, so the "
+              "weighted sets are a sample of the prior restricted to the final tolerance: the "
+              "contraction measures what the targets identify." if full.method == "smc" else
+              "The accepted sets lie where the search concentrated its points (a local search "
+              "around its best region, not a sample of everything the targets allow), so the "
+              "spread understates parameter uncertainty and 'identified' is an upper bound.")
     lines = ["## What the events identify", "",
              f"ESS of the posterior weights: {full.ess:.1f} of {len(full.accepted)} sets "
-             f"(fit on all), {val.ess:.1f} (fit up to {SPLIT}). A parameter counts as "
-             "identified when its posterior sd is below 70 % of the prior's or the "
-             "Kolmogorov-Smirnov distance of its posterior from the uniform prior exceeds 0.3. "
-             f"The median posterior sd is {ident['sd_ratio'].median():.3f} of the prior's: the "
-             "accepted sets lie where the search concentrated its points (a local search "
-             "around its best region, not a sample of everything the targets allow), so the "
-             "spread understates parameter uncertainty and 'identified' is an upper bound. The "
+             f"(fit on all), {val.ess:.1f} (fit up to {SPLIT}). Contraction: posterior sd / "
+             f"prior sd; a parameter counts as identified when its contraction is at most "
+             f"{IDENTIFIED}. {contraction_line(ident)}. {honest} The KS column is the "
+             "Kolmogorov-Smirnov distance of the posterior from the uniform prior. The "
              "provenance column says which targets move the parameter across the whole prior "
-             "(wave 0).", ""]
+             "(the first wave or generation).", ""]
     top_prov = (prov.assign(a=prov["strength"].abs()).sort_values("a", ascending=False)
                 .groupby("parameter").head(3).groupby("parameter")["target"]
                 .apply(", ".join))
-    for title, df in (("Identified", idd), ("Not identified (posterior close to prior)",
-                                             notid)):
-        show = df[["parameter", "default", "post_mean", "post_sd", "sd_ratio", "ks"]].copy()
+    for title, df in ((f"Identified (contraction <= {IDENTIFIED})", idd),
+                      ("Not identified", notid)):
+        show = df[["parameter", "default", "post_mean", "post_sd", "contraction", "ks"]].copy()
         show["calibrated from"] = [top_prov.get(n, "") for n in show["parameter"]]
         lines += [f"### {title} ({len(df)})", "", _md_table(show), ""]
     vid = set(ident_val[ident_val["identified"]]["parameter"])

@@ -1,20 +1,25 @@
 """The calibration's settings: the algorithm's knobs (``algorithm`` in
-``model/data/calibration.yaml``, overridable from the command line), their checks, and the
-optional start point of the search (a ``parameter,value`` CSV)."""
+``model/data/calibration.yaml``, overridable from the command line) and their checks.
+
+Two methods share them (``method``): ``smc``, ABC-SMC with importance weights
+(``model.calibration.smc``; keys ``generations``, ``accept``, ``moves``, ``smc_replicates``,
+``smc_scale``), and ``hm``, history-matching waves then ABC rejection (``model.calibration.fit``;
+keys ``replicates`` .. ``posterior``), kept for the equal-budget comparison. Both start from the
+prior alone: there is no start point."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-
-import pandas as pd
 
 from model.calibration import targets as TG
-from model.core import params as P
 from model.engine.paramsets import PosteriorError
 from model.inputs.scenario import month_index
-from model.io.paths import DATA
+
+METHODS = ("smc", "hm")
+#: ABC-SMC: the fewest particles a tolerance may keep alive (their covariance sets the moves).
+MIN_ALIVE = 16
 
 
 class CalibrationError(PosteriorError):
@@ -28,6 +33,13 @@ class Settings:
     seed: int = 0
     budget: int = 420_000
     until: str | None = None
+    method: str = "smc"
+    generations: int = 6
+    accept: float = 0.3
+    moves: int = 3
+    smc_replicates: int = 4
+    smc_posterior: int = 1000
+    smc_scale: float = 1.0
     replicates: int = 8
     waves: int = 16
     cutoff: float = 3.0
@@ -36,9 +48,6 @@ class Settings:
     kernel_scale: float = 0.5
     subspace: float = 1.0
     common_numbers: bool = False
-    start: str | None = None
-    start_share: float = 0.0
-    start_scale: float = 0.05
     candidates: int = 400
     final_replicates: int = 32
     posterior: int = 250
@@ -58,14 +67,20 @@ class Settings:
 
     def check(self) -> None:
         """Refuse settings the algorithm cannot run with (CalibrationError saying which)."""
+        if self.method not in METHODS:
+            raise CalibrationError(f"method must be one of {', '.join(METHODS)}, got "
+                                   f"{self.method!r}")
         self._check_sizes()
-        self._check_search()
+        if self.method == "smc":
+            self._check_smc()
+        else:
+            self._check_search()
         if self.until is not None:
             try:
                 month_index("2000-01", self.until)
             except Exception as exc:
                 raise CalibrationError(f"--until: expected YYYY-MM, got {self.until!r}") from exc
-        if self.points_per_wave < 16:
+        if self.method == "hm" and self.points_per_wave < 16:
             raise CalibrationError(
                 f"--budget {self.budget} is too small: the re-runs need "
                 f"{self.candidates * self.final_replicates} runs and each of {self.waves} waves "
@@ -89,16 +104,45 @@ class Settings:
             raise CalibrationError("need waves >= 1, order >= 1 and 0 < min_keep <= 1")
         if not 0 < self.subspace <= 1:
             raise CalibrationError(f"subspace must be in (0, 1], got {self.subspace}")
-        if not 0 <= self.start_share < 1 or self.start_scale <= 0:
-            raise CalibrationError("need 0 <= start_share < 1 and start_scale > 0")
-        if self.start_share > 0 and not self.start:
-            raise CalibrationError("start_share > 0 needs a start: file of parameter values")
+
+    def _check_smc(self) -> None:
+        if self.generations < 1 or not 0 < self.accept < 1 or self.moves < 1:
+            raise CalibrationError("need generations >= 1, moves >= 1 and 0 < accept < 1")
+        if self.smc_replicates < 1 or self.smc_scale <= 0 or self.smc_posterior < 1:
+            raise CalibrationError("need smc_replicates >= 1, smc_scale > 0 and "
+                                   "smc_posterior >= 1")
+        if self.chunk % self.smc_replicates:
+            raise CalibrationError(f"chunk ({self.chunk}) must be a multiple of "
+                                   f"smc_replicates ({self.smc_replicates})")
+        if self.population < MIN_ALIVE:
+            need = math.ceil(MIN_ALIVE / self.accept) * self.batches * self.smc_replicates
+            raise CalibrationError(
+                f"--budget {self.budget} is too small: {self.batches} batches of "
+                f"{self.per_generation} particles x {self.smc_replicates} runs keep "
+                f"{self.population} alive each (accept {self.accept}); need at least "
+                f"{MIN_ALIVE}, i.e. a budget of {need}")
 
     @property
     def proposal_has_density(self) -> bool:
         """Whether the waves' proposal is the prior and Gaussian mixtures (``log_proposal``),
         so that importance weights prior / proposal can be formed."""
-        return self.subspace == 1.0 and self.start_share == 0.0
+        return self.subspace == 1.0
+
+    @property
+    def batches(self) -> int:
+        """ABC-SMC: batches of points run: the prior's, then ``moves`` per later generation."""
+        return 1 + (self.generations - 1) * self.moves
+
+    @property
+    def per_generation(self) -> int:
+        """ABC-SMC: particles N (each batch runs N points ``smc_replicates`` times)."""
+        return self.budget // (self.batches * self.smc_replicates)
+
+    @property
+    def population(self) -> int:
+        """ABC-SMC: particles kept alive by each generation's tolerance (the ``accept``
+        share)."""
+        return int(self.accept * self.per_generation)
 
     @property
     def final_runs(self) -> int:
@@ -110,27 +154,7 @@ class Settings:
 
     @property
     def total_runs(self) -> int:
+        if self.method == "smc":
+            return self.batches * self.per_generation * self.smc_replicates
         return self.waves * self.points_per_wave * self.replicates + self.final_runs
 
-
-def load_start(name: str | Path) -> dict[str, float]:
-    """The calibration's starting point: a CSV of ``parameter,value`` rows ('#' comments), in
-    ``model/data`` unless a path is given. Every name and value is checked against the table."""
-    path = Path(name) if Path(name).is_absolute() or Path(name).exists() else DATA / name
-    try:
-        df = pd.read_csv(path, comment="#")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise CalibrationError(f"{path}: cannot read the start point: {exc}") from exc
-    if list(df.columns) != ["parameter", "value"]:
-        raise CalibrationError(f"{path}: expected the columns parameter,value; "
-                               f"got {','.join(map(str, df.columns))}")
-    out: dict[str, float] = {}
-    for i, (name_, value) in enumerate(zip(df["parameter"], df["value"], strict=True)):
-        where = f"{path}: row {i + 1}"
-        if name_ in out:
-            raise CalibrationError(f"{where}: {name_!r} is given twice")
-        try:
-            out[str(name_)] = P.check(str(name_), value, where)
-        except P.ParameterError as exc:
-            raise CalibrationError(str(exc)) from exc
-    return out

@@ -1,9 +1,10 @@
 """The working folder of one calibration, a resumable chunk store (``model.io.store``):
 
 - ``manifest.json``: what is calibrated, with which settings and code (format ``FORMAT``);
-- ``designs/wave-WW.npz``: each wave's points (and parents, covariance), saved before its runs;
+- ``designs/wave-WW.npz``: each wave's (ABC-SMC: generation's) points (and parents, their
+  weights, covariance), saved before its runs;
 - ``parts/wWW-cCCCCC.npz``: per chunk of runs, the per-point means and variances of the targets
-  (wave ``FINAL_WAVE`` of ``model.calibration.fit``: the re-runs).
+  (wave ``FINAL_WAVE`` of ``model.calibration.fit``: the re-runs of history matching).
 
 Everything ``model.io.store`` guarantees holds here: the folder is locked while a calibration
 writes it (a second one is refused), files are written atomically and every part and design is
@@ -34,7 +35,7 @@ FORMAT = "afpak-calibration/1"
 PARTS = Parts("parts", "w{:02d}-c{:05d}.npz")
 DESIGNS = Parts("designs", "wave-{:02d}.npz")
 #: The result files a finished calibration writes beside its store (``calibration.posterior``).
-RESULTS = ("posterior.csv", "provenance.csv")
+RESULTS = ("posterior.csv", "provenance.csv", "identification.csv")
 WHAT_TO_DO = "use --fresh to start over in this folder, or another --out"
 
 

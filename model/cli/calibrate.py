@@ -3,7 +3,8 @@
 
 ``add_arguments(parser)`` declares the options on the model's CLI (``model.cli.main``);
 ``cmd_calibrate(args)`` runs a fit (or, with ``--report``, the validation fit, the full fit and
-the report; with ``--rolling``, the rolling-origin check, ``model.calibration.rolling``) and
+the report; with ``--rolling``, the rolling-origin check, ``model.calibration.rolling``; with
+``--sbc N``, simulation-based calibration of the method, ``model.calibration.sbc``) and
 ``main(argv)`` runs the command on its own. The work is done by ``model.calibration``; this
 module only reads options, dispatches and prints.
 
@@ -21,14 +22,16 @@ import time
 from pathlib import Path
 
 from model.calibration import posterior as post_io
-from model.calibration import rolling
+from model.calibration import rolling, sbc
 from model.calibration.fit import fit_history, history_settings, workdir
+from model.calibration.identification import contraction_line, identification
 from model.calibration.problem import free_parameters
 from model.calibration.report import summary_text, update_rolling, write_report
 from model.calibration.scoring import SPLIT, history_runs, read_posterior, split_scores
-from model.calibration.settings import CalibrationError
+from model.calibration.settings import METHODS, CalibrationError
 from model.engine.paramsets import POSTERIOR_PATH
 from model.inputs.scenario import month_label
+from model.io import atomic
 from model.io.errors import ModelInputError
 from model.io.paths import ROOT
 
@@ -37,6 +40,8 @@ REPORTS = ROOT / "reports"
 #: The most history runs of the checks with a posterior (``--runs``): their results are held in
 #: memory (a history run of 300 months keeps about 0.1 MB); bigger ensembles: ``sweep``.
 MAX_RUNS = 10_000
+#: Runs per fit of ``--sbc`` when ``--budget`` is not given (each synthetic history is a fit).
+SBC_BUDGET = 16_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -60,6 +65,18 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "installs")
     p.add_argument("--cuts", default=None, metavar="YYYY-MM,...",
                    help="cuts of --rolling (default " + ",".join(rolling.DEFAULT_CUTS) + ")")
+    p.add_argument("--method", choices=METHODS, default=None,
+                   help="inference method (default: calibration.yaml algorithm: method, smc = "
+                        "ABC-SMC with importance weights; hm = history matching then ABC "
+                        "rejection, for comparison)")
+    p.add_argument("--sbc", type=int, default=None, metavar="N",
+                   help="simulation-based calibration of the method on N synthetic histories "
+                        "drawn from the prior (each a fit of --budget runs, default "
+                        f"{SBC_BUDGET:,}); prints the coverage of the 50 %% and 90 %% posterior "
+                        "intervals and the rank test; resumable; never installs")
+    p.add_argument("--sbc-params", default=None, metavar="NAME,...",
+                   help="with --sbc: the free parameters drawn and fitted (default all; the "
+                        "others keep the table's defaults)")
     p.add_argument("--no-install", action="store_true",
                    help="do not write model/data/posterior.csv and provenance.csv")
     p.add_argument("--runs", type=int, default=200,
@@ -81,12 +98,17 @@ def _rel(path: Path) -> Path:
 
 def _check_options(args: argparse.Namespace) -> None:
     """Refuse contradictory or out-of-range options (CalibrationError), before any work."""
-    modes = [f"--{m}" for m in ("until", "report", "rolling")
+    modes = [f"--{m}" for m in ("until", "report", "rolling", "sbc")
              if getattr(args, m) not in (None, False)]
     if len(modes) > 1:
         raise CalibrationError(f"{' and '.join(modes)} cannot be combined: choose one")
     if args.cuts is not None and not args.rolling:
         raise CalibrationError("--cuts goes with --rolling")
+    if args.sbc_params is not None and args.sbc is None:
+        raise CalibrationError("--sbc-params goes with --sbc")
+    if args.sbc is not None and not 1 <= args.sbc <= MAX_RUNS:
+        raise CalibrationError(f"--sbc must be between 1 and {MAX_RUNS:,} synthetic histories, "
+                               f"got {args.sbc}")
     if args.resume and args.fresh:
         raise CalibrationError("--resume and --fresh contradict each other: choose one")
     if not 1 <= args.runs <= MAX_RUNS:
@@ -106,7 +128,17 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _installs(args: argparse.Namespace) -> bool:
-    return not args.no_install and args.until is None and not args.rolling
+    return (not args.no_install and args.until is None and not args.rolling
+            and args.sbc is None)
+
+
+def _sbc_names(args: argparse.Namespace) -> list[str] | None:
+    if args.sbc_params is None:
+        return None
+    names = [n.strip() for n in args.sbc_params.split(",") if n.strip()]
+    if not names:
+        raise CalibrationError("--sbc-params: expected parameter names separated by commas")
+    return names
 
 
 def validate(args: argparse.Namespace) -> list[rolling.Cut] | None:
@@ -115,9 +147,14 @@ def validate(args: argparse.Namespace) -> list[rolling.Cut] | None:
     checked), and that the shipped posterior can be replaced when it will be."""
     _check_options(args)
     if args.rolling:
-        return rolling.check_cuts(rolling.parse_cuts(args.cuts), args.seed, args.budget)
+        return rolling.check_cuts(rolling.parse_cuts(args.cuts), args.seed, args.budget,
+                                  **_method(args))
+    if args.sbc is not None:
+        sbc.sbc_settings(args.seed, args.budget or SBC_BUDGET, args.method)
+        sbc.sbc_problem(_sbc_names(args))
+        return None
     for until in ((SPLIT, None) if args.report else (args.until,)):
-        history_settings(until, args.seed, args.budget)
+        history_settings(until, args.seed, args.budget, **_method(args))
     if _installs(args):
         folder = POSTERIOR_PATH.parent
         if not os.access(folder, os.W_OK) or any(
@@ -126,6 +163,11 @@ def validate(args: argparse.Namespace) -> list[rolling.Cut] | None:
             raise CalibrationError(f"{folder}: cannot replace the shipped posterior there (not "
                                    "writable); pass --no-install")
     return None
+
+
+def _method(args: argparse.Namespace) -> dict:
+    """The settings overrides of the command line (``--method``)."""
+    return {} if args.method is None else {"method": args.method}
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -140,12 +182,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return _report_flow(args, root, progress)
     if cuts is not None:
         return _rolling_flow(args, cuts, root, progress)
+    if args.sbc is not None:
+        return _sbc_flow(args, root, progress)
     t0 = time.perf_counter()
     cal = fit_history(args.until, args.seed, args.budget, root, args.resume, args.fresh,
-                      progress)
+                      progress, **_method(args))
     folder = workdir(root, args.until)
     path, _ = post_io.save(cal, folder)
     _say(summary_text(cal))
+    _say(contraction_line(identification(cal)) + f" (per parameter: {folder}/identification.csv)")
     _say(f"wrote {path}")
     _check(path, args)
     if _installs(args):             # last: only a calibration that fully succeeded is shipped
@@ -172,8 +217,10 @@ def _report_flow(args: argparse.Namespace, root: Path, progress: bool) -> int:
     their posteriors, reports/calibration.md (with the rolling-origin table when ``--rolling``
     stored one under ``root``), and only then the full fit's posterior installed."""
     t0 = time.perf_counter()
-    val = fit_history(SPLIT, args.seed, args.budget, root, True, args.fresh, progress)
-    full = fit_history(None, args.seed, args.budget, root, True, args.fresh, progress)
+    val = fit_history(SPLIT, args.seed, args.budget, root, True, args.fresh, progress,
+                      **_method(args))
+    full = fit_history(None, args.seed, args.budget, root, True, args.fresh, progress,
+                       **_method(args))
     post_io.save(val, workdir(root, SPLIT))
     post_io.save(full, workdir(root, None))
     path = write_report(val, full, REPORTS, runs=args.runs, seed=args.seed,
@@ -192,7 +239,7 @@ def _rolling_flow(args: argparse.Namespace, cuts: list[rolling.Cut], root: Path,
     ``root/rolling/`` and reports/calibration.md, and printed. Installs nothing."""
     t0 = time.perf_counter()
     table = rolling.run_rolling(cuts, root, args.seed, args.budget, args.runs,
-                                fresh=args.fresh, progress=progress)
+                                fresh=args.fresh, progress=progress, **_method(args))
     report = update_rolling(REPORTS / "calibration.md", table)
     folder = root / rolling.FOLDER
     _say(f"rolling origin ({len(cuts)} cuts; fits in {root}/until-CUT, seed {args.seed}, "
@@ -203,11 +250,28 @@ def _rolling_flow(args: argparse.Namespace, cuts: list[rolling.Cut], root: Path,
     return 0
 
 
+def _sbc_flow(args: argparse.Namespace, root: Path, progress: bool) -> int:
+    """``--sbc N``: simulation-based calibration of the method on N synthetic histories; the
+    table in ``root/sbc/`` (``sbc.csv``, ``coverage.csv``) and printed. Installs nothing."""
+    t0 = time.perf_counter()
+    s = sbc.sbc_settings(args.seed, args.budget or SBC_BUDGET, args.method)
+    table = sbc.run_sbc(args.sbc, s, root, _sbc_names(args), fresh=args.fresh,
+                        progress=progress)
+    cov = sbc.coverage(table)
+    folder = root / sbc.FOLDER
+    atomic.write_csv(folder / "sbc.csv", table, lineterminator="\n")
+    atomic.write_csv(folder / "coverage.csv", cov, lineterminator="\n")
+    _say("\n".join(sbc.summary_lines(cov, s)))
+    _say(f"wrote {folder / 'sbc.csv'} and {folder / 'coverage.csv'}")
+    _say(f"total wall time {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.cli.calibrate ...`` (the same as ``python -m model calibrate ...``)."""
     parser = argparse.ArgumentParser(prog="python -m model calibrate",
-                                     description="Calibration of the history replay: history "
-                                                 "matching in waves, then ABC rejection.")
+                                     description="Calibration of the history replay: ABC-SMC "
+                                                 "with importance weights from the prior.")
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -483,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
     from model.cli.sweep import add_commands
 
     add_commands(sub)
+    from model.cli.screen import add_commands as add_parsimony_commands
+
+    add_parsimony_commands(sub)
     return parser
 
 

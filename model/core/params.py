@@ -14,11 +14,16 @@ from importlib import resources
 from typing import Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, model_validator
 
 from model.core.spec import ACTIONS
+from model.io import yamlio
 from model.io.errors import ModelInputError
+
+#: Where the table lives, as error messages name it.
+TABLE_FILE = "model/data/parameters.yaml"
+#: The shortest reason a ``fixed:`` entry may give (a word or two says nothing about why).
+MIN_REASON = 15
 
 
 class SeedSource(BaseModel):
@@ -51,6 +56,8 @@ class Param(BaseModel):
     ]
     help: str
     source: SeedSource | RefSource
+    #: Why the parameter is not calibrated (it keeps its default); None: it is calibrated.
+    fixed: StrictStr | None = Field(None, min_length=MIN_REASON)
 
     @model_validator(mode="after")
     def _bounds(self) -> Param:
@@ -63,11 +70,53 @@ class ParameterError(ModelInputError):
     """An unknown parameter name or a value outside the table's bounds."""
 
 
+#: What each field of a table entry must be, for error messages.
+EXPECTED = {
+    "fixed": (f"a reason of at least {MIN_REASON} characters, in quotes, saying why the "
+              f"parameter is not calibrated (it then keeps its default), e.g. fixed: \"a unit, "
+              f"not a behaviour\"; leave the field out to calibrate it"),
+    "group": "one of the mechanism groups listed in model/core/params.py (Param.group)",
+    "source": "{seed: FILE, quote: VERBATIM} or {ref: REFERENCE}",
+}
+
+
+def _entry_error(doc: yamlio.Located, name: str, exc: ValidationError) -> ParameterError:
+    """A ``ParameterError`` naming the file, the line, the field and what it expects."""
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else ""
+    path = (name, field) if field else (name,)
+    where = doc.where_key(path) if field in doc.data.get(name, {}) else doc.where_key((name,))
+    what = EXPECTED.get(field, err["msg"])
+    got = f"; got {err['input']!r}" if field and "input" in err and err["type"] != "missing" else ""
+    return ParameterError(f"{where}: parameter {name!r}: {field or 'entry'}: {err['msg']}{got}"
+                          + (f"; expected {what}" if what != err["msg"] else ""))
+
+
+def load_table(text: str, file: str = TABLE_FILE) -> dict[str, Param]:
+    """The table from the text of a parameters file; a bad entry is a ``ParameterError`` naming
+    ``file``, the line, the field and what it expects."""
+    doc = yamlio.loads(text, file, limits=yamlio.Limits(max_nodes=200_000))
+    if not isinstance(doc.data, dict):
+        raise ParameterError(f"{file}: expected a mapping of parameter name -> entry")
+    table: dict[str, Param] = {}
+    for name, rec in doc.data.items():
+        if not isinstance(rec, dict):
+            raise ParameterError(f"{doc.where((name,))}: parameter {name!r}: expected a mapping "
+                                 f"of default, lo, hi, unit, group, help, source")
+        if "fixed" in rec and rec["fixed"] is None:     # `fixed:` with nothing after it
+            raise ParameterError(f"{doc.where_key((name, 'fixed'))}: parameter {name!r}: fixed: "
+                                 f"empty; expected {EXPECTED['fixed']}")
+        try:
+            table[name] = Param(name=name, **rec)
+        except ValidationError as exc:
+            raise _entry_error(doc, name, exc) from None
+    return table
+
+
 @cache
 def _table() -> dict[str, Param]:
     text = resources.files("model.data").joinpath("parameters.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
-    table = {name: Param(name=name, **rec) for name, rec in raw.items()}
+    table = load_table(text)
     missing = [f"bias_{a.name.lower()}" for a in ACTIONS
                if not a.name.endswith("_HOLD") and f"bias_{a.name.lower()}" not in table]
     if missing:
@@ -94,6 +143,11 @@ def dtype() -> np.dtype:
 def defaults() -> dict[str, float]:
     """Default value of every parameter."""
     return {n: p.default for n, p in _table().items()}
+
+
+def fixed() -> dict[str, str]:
+    """The parameters the table fixes at their default (``fixed:``), with the reason given."""
+    return {n: p.fixed for n, p in _table().items() if p.fixed is not None}
 
 
 def suggest(name: str, choices) -> str:

@@ -1,6 +1,6 @@
-"""Calibration (model/calibration/: fit.py, store.py, designs.py, posterior.py ...): parameter
-recovery on synthetic data, resume after an interruption, determinism, the posterior file and its
-per-run draws.
+"""Calibration (model/calibration/: smc.py, fit.py, store.py, designs.py, posterior.py ...):
+parameter recovery on synthetic data (ABC-SMC, the default method, and history matching),
+resume after an interruption, determinism, the posterior file and its per-run draws.
 
 The calibrations here are tiny: a 60-month scenario, three free parameters and a few thousand
 runs, so that each takes about a second.
@@ -19,7 +19,7 @@ from model.calibration.fit import Calibration, InterruptedForTestError, evaluate
 from model.calibration.identification import identification, provenance
 from model.calibration.posterior import PROVENANCE_PATH, write_posterior
 from model.calibration.problem import Problem, free_parameters, prior_box
-from model.calibration.settings import CalibrationError, Settings, load_start
+from model.calibration.settings import CalibrationError, Settings
 from model.cli.calibrate import main as calibrate_main
 from model.core import params as P
 from model.engine.paramsets import POSTERIOR_PATH, PosteriorError, draw_params, load_posterior
@@ -31,9 +31,14 @@ START, MONTHS = "2001-01", 60
 TRUE = {"bias_us_pressure": 0.0, "bias_civ_align": 0.5, "bias_ind_engage_afg": -0.5}
 ACTIONS = {"bias_us_pressure": "US_PRESSURE", "bias_civ_align": "CIV_ALIGN",
            "bias_ind_engage_afg": "IND_ENGAGE_AFG"}
-SMALL = {"replicates": 4, "waves": 6, "min_keep": 0.2, "kernel_scale": 0.5, "candidates": 64,
-         "final_replicates": 16, "posterior": 32, "chunk": 256, "budget": 6144,
-         "subspace": 0.5, "common_numbers": True, "start_share": 0.0}
+#: ABC-SMC (the default method): 6 generations of 192 particles x 4 runs, 30 % kept alive,
+#: 3 moves each (16 batches).
+SMALL = {"method": "smc", "generations": 6, "accept": 0.3, "moves": 3, "smc_replicates": 4,
+         "chunk": 256, "budget": 12288}
+#: History matching then ABC rejection (the method kept for comparison).
+HM_SMALL = {"method": "hm", "replicates": 4, "waves": 6, "min_keep": 0.2, "kernel_scale": 0.5,
+            "candidates": 64, "final_replicates": 16, "posterior": 32, "chunk": 256,
+            "budget": 6144, "subspace": 0.5, "common_numbers": True}
 
 
 def synthetic_problem(truth: dict[str, float] = TRUE, synth_runs: int = 400) -> Problem:
@@ -65,6 +70,13 @@ def settings(**kw) -> Settings:
 
 
 @pytest.fixture(scope="module")
+def hm_reference(problem, tmp_path_factory) -> Calibration:
+    """An uninterrupted history-matching calibration (seed 3)."""
+    return run(problem, settings(**HM_SMALL, seed=3), tmp_path_factory.mktemp("hm"),
+               progress=False)
+
+
+@pytest.fixture(scope="module")
 def reference(problem, tmp_path_factory) -> Calibration:
     """An uninterrupted calibration (seed 3)."""
     return run(problem, settings(seed=3), tmp_path_factory.mktemp("ref"), progress=False)
@@ -78,17 +90,20 @@ def weighted_quantiles(v: np.ndarray, w: np.ndarray, qs) -> np.ndarray:
 
 
 def test_parameter_recovery(reference, problem):
-    """Synthetic data from known parameters: each lies in the posterior's 90 % interval, and
-    the interval is much narrower than the prior (the data were informative)."""
+    """Synthetic data from known parameters: each lies in the posterior's 90 % interval, the
+    interval is much narrower than the prior (the data were informative) and every parameter's
+    contraction (posterior sd / prior sd) is at most 0.5."""
     post = reference.posterior_frame()
     w = post["weight"].to_numpy()
-    assert len(post) == SMALL["posterior"]
+    assert len(post) == reference.generations[-1]["distinct"]
     for k, name in enumerate(problem.names):
         lo, hi = weighted_quantiles(post[name].to_numpy(), w, [0.05, 0.95])
         assert lo <= TRUE[name] <= hi, (name, lo, hi)
         assert hi - lo < 0.35 * (problem.hi[k] - problem.lo[k]), (name, lo, hi)
     best = reference.best()
     assert all(abs(best[n] - TRUE[n]) < 2.0 for n in TRUE)
+    ident = identification(reference)
+    assert (ident["contraction"] <= 0.5).all(), ident[["parameter", "contraction"]]
 
 
 def test_recovery_fails_for_wrong_truth(reference):
@@ -99,12 +114,32 @@ def test_recovery_fails_for_wrong_truth(reference):
     assert not lo <= TRUE["bias_civ_align"] + 3.0 <= hi
 
 
-def test_parameter_recovery_with_a_full_dimensional_proposal(problem, tmp_path):
-    """The classical ABC-SMC path (full-dimensional steps, independent streams, no start point):
-    importance weights prior / proposal, and the truth still inside the 90 % interval."""
-    s = settings(seed=5, subspace=1.0, common_numbers=False, start_share=0.0)
+def test_smc_generations_narrow_the_tolerance_with_honest_weights(reference):
+    """The tolerance falls from generation to generation and every particle of the posterior
+    lies within the last one; each generation keeps the ``accept`` share alive (its ESS); the
+    posterior's weights are the particles' copies (summing to 1), its ESS that of the copies."""
+    gens, s = reference.generations, reference.settings
+    assert len(gens) == s.generations
+    eps = [g["eps"] for g in gens[1:]]
+    assert np.all(np.diff(eps) <= 0)
+    assert eps[-1] < 0.6 * eps[0]
+    assert reference.cand_dist.max() <= eps[-1]
+    n = s.per_generation
+    assert all(g["ess"] >= s.accept * n for g in gens)
+    assert all(0.0 < g["accept_rate"] <= 1.0 for g in gens)
+    w = reference.weights
+    assert w.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(w * n, np.round(w * n))          # copies / N
+    assert reference.ess == pytest.approx(1.0 / (w ** 2).sum())
+
+
+def test_parameter_recovery_with_history_matching(problem, tmp_path):
+    """The method kept for comparison (history matching, full-dimensional steps, independent
+    streams, no start point): importance weights prior / proposal, truth in the 90 % interval."""
+    s = settings(**{**HM_SMALL, "seed": 5, "subspace": 1.0, "common_numbers": False})
     assert s.proposal_has_density
     cal = run(problem, s, tmp_path, progress=False)
+    assert cal.method == "hm"
     post = cal.posterior_frame()
     w = post["weight"].to_numpy()
     assert cal.ess < 0.99 * len(w)                      # the weights are not the kernel alone
@@ -113,43 +148,15 @@ def test_parameter_recovery_with_a_full_dimensional_proposal(problem, tmp_path):
         assert lo <= TRUE[name] <= hi, (name, lo, hi)
 
 
-def test_start_design_draws_around_the_start_point(problem, tmp_path):
-    start = {"bias_us_pressure": -1.0, "bias_civ_align": 1.0, "bias_ind_engage_afg": -2.0}
-    path = tmp_path / "start.csv"
-    path.write_text("# a start point\nparameter,value\n"
-                    + "".join(f"{k},{v}\n" for k, v in start.items()))
-    s = settings(seed=3, start=str(path), start_share=0.5, start_scale=0.02)
-    assert not s.proposal_has_density
-    cal = run(problem, s, tmp_path / "run", progress=False)
-    n_w = s.points_per_wave
-    n_start = round(0.5 * n_w)
-    first = cal.u[cal.wave == 0]
-    centre = problem.to_unit(start)
-    np.testing.assert_allclose(first[n_w - n_start], centre)        # the start point itself
-    near = first[n_w - n_start:]
-    assert np.abs(near - centre).max() < 0.02 * 6                   # steps of sd 0.02
-    # Subspace steps: some points keep some coordinates of the start exactly.
-    assert (near[1:] == centre).any(axis=1).mean() > 0.3
-    # The Sobol half covers the prior box.
-    assert np.ptp(first[: n_w - n_start], axis=0).min() > 0.8
+def test_no_start_file():
+    """The calibration starts from the prior: no start point in the settings or model/data."""
+    from model.io.paths import DATA
 
-
-@pytest.mark.parametrize(("text", "match"), [
-    ("name,value\nbias_civ_align,1\n", "columns parameter,value"),
-    ("parameter,value\nbias_civ_alin,1\n", "row 1.*unknown parameter.*bias_civ_align"),
-    ("parameter,value\nbias_civ_align,1\nbias_civ_align,2\n", "row 2.*twice"),
-    ("parameter,value\nbias_civ_align,99\n", "row 1.*outside its bounds"),
-])
-def test_start_point_is_checked(tmp_path, text, match):
-    path = tmp_path / "start.csv"
-    path.write_text(text)
-    with pytest.raises(CalibrationError, match=match):
-        load_start(path)
-
-
-def test_shipped_start_point_is_valid():
-    start = load_start(TG.config()["algorithm"]["start"])
-    assert set(start) <= set(free_parameters())
+    alg = TG.config()["algorithm"]
+    assert not {"start", "start_share", "start_scale"} & set(alg)
+    assert not (DATA / "calibration_start.csv").exists()
+    with pytest.raises(CalibrationError, match="unknown"):
+        Settings.from_config({"algorithm": {"start": "calibration_start.csv"}})
 
 
 def test_common_random_numbers_pair_the_points(problem):
@@ -211,21 +218,27 @@ def test_same_seed_same_posterior_other_seed_other(problem, reference, tmp_path)
 def test_run_ids_and_budget(reference):
     s = reference.settings
     assert s.total_runs <= s.budget
-    assert len(reference.u) == s.waves * s.points_per_wave
+    assert len(reference.u) == s.batches * s.per_generation
     assert reference.u.min() >= 0.0
     assert reference.u.max() <= 1.0
-    assert len(reference.weights) == s.posterior
+    assert len(reference.weights) <= s.per_generation
     assert reference.weights.sum() == pytest.approx(1.0)
-    assert 1.0 <= reference.ess <= s.posterior
+    assert 1.0 <= reference.ess <= s.per_generation
 
 
 def test_settings_are_checked():
     with pytest.raises(CalibrationError, match="too small"):
-        Settings.from_config(budget=1000)
+        Settings.from_config(budget=500)
     with pytest.raises(CalibrationError, match="until"):
         Settings.from_config(until="2011/12")
     with pytest.raises(CalibrationError, match="unknown"):
         Settings.from_config({"algorithm": {"wavez": 3}})
+    with pytest.raises(CalibrationError, match="method"):
+        Settings.from_config(method="mcmc")
+    with pytest.raises(CalibrationError, match="accept"):
+        Settings.from_config(accept=1.5)
+    with pytest.raises(CalibrationError, match="too small"):
+        Settings.from_config(method="hm", budget=10_000)
 
 
 def test_cli_rejects_bad_input(capsys):
@@ -239,7 +252,7 @@ def test_posterior_file_round_trip_and_draws(reference, tmp_path):
     assert path.read_text().startswith("# test: yes\n")
     post = load_posterior(path)
     assert post.names == reference.names
-    assert len(post.frame) == SMALL["posterior"]
+    assert len(post.frame) == len(reference.accepted)
     assert post.best() == pytest.approx(reference.best(), rel=1e-5)
     a = draw_params(7, range(20), post)
     b = draw_params(7, [5, 6, 7], post)
@@ -283,7 +296,7 @@ def test_shipped_posterior():
         "the shipped posterior is stale: re-run `python -m model calibrate`"
     assert post.weights.sum() == pytest.approx(1.0)
     fixed = set(P.names()) - set(post.names)
-    assert fixed == set(TG.config()["fixed"])
+    assert fixed == set(P.fixed())
     assert PROVENANCE_PATH.exists()
     prov = pd.read_csv(PROVENANCE_PATH)
     assert list(prov.columns[:3]) == ["parameter", "target", "strength"]
@@ -303,12 +316,14 @@ def test_provenance_and_identification(reference, problem):
 
 def test_free_parameters_come_from_the_table():
     free = free_parameters()
-    assert set(free) | set(TG.config()["fixed"]) == set(P.names())
+    assert set(free) | set(P.fixed()) == set(P.names())
+    assert not set(free) & set(P.fixed())
     assert "civ_package_months" not in free            # fixed by the documented five years
     assert "civ_package" in free                       # the disbursed rate is calibrated
     assert "bias_us_civ_aid" in free
-    with pytest.raises(CalibrationError, match="unknown"):
-        free_parameters({"fixed": {"no_such_parameter": {}}})
+    # the table is the one source of truth: a fixed: section in calibration.yaml is refused
+    with pytest.raises(CalibrationError, match=r"parameters\.yaml"):
+        free_parameters({"fixed": {"aid_ref": {}}})
 
 
 # ------------------------------------------------------------ hardening (issue 15, issue 16)
@@ -325,6 +340,12 @@ def test_free_parameters_come_from_the_table():
     (["--cuts", "2011-12"], "--cuts goes with --rolling"),
     (["--until", "2011-13"], "until"),
     (["--report", "--budget", "100"], "too small"),
+    (["--sbc", "0"], "--sbc must be between 1"),
+    (["--sbc-params", "bias_civ_align"], "--sbc-params goes with --sbc"),
+    (["--sbc", "3", "--sbc-params", "no_such_parameter"], "not among the free parameters"),
+    (["--sbc", "3", "--until", "2011-12"], "cannot be combined"),
+    (["--sbc", "3", "--budget", "100"], "too small"),
+    (["--method", "hm", "--budget", "10000"], "too small"),
 ])
 def test_cli_validates_every_argument_before_any_work(argv, match, tmp_path, capsys,
                                                       monkeypatch):
@@ -572,3 +593,12 @@ def test_posterior_of_another_calibration_is_refused(reference, tmp_path):
         read_posterior(path, free_parameters())
     with pytest.raises(PosteriorError, match="not a regular file"):
         read_posterior(tmp_path)
+
+
+def test_history_matching_resumes_and_repeats(problem, hm_reference, tmp_path):
+    """The comparison method resumes after an interruption to the same posterior."""
+    s = settings(**HM_SMALL, seed=3)
+    with pytest.raises(InterruptedForTestError):
+        run(problem, s, tmp_path, progress=False, stop_after=4)
+    cal = run(problem, s, tmp_path, resume=True, progress=False)
+    pd.testing.assert_frame_equal(cal.posterior_frame(), hm_reference.posterior_frame())

@@ -3,7 +3,8 @@ cuts checked before any work, only the decisions after a cut scored out of sampl
 (stored scores not recomputed), the table in the working folder and the report, nothing
 installed.
 
-The fits here are tiny history calibrations (two waves, a thousand runs, about a second each);
+The fits here are tiny history calibrations (two ABC-SMC generations, a thousand runs, about a
+second each);
 the measured protocol with the shipped settings is in docs/calibration.md.
 """
 
@@ -20,8 +21,8 @@ from model.calibration.report import ROLLING_BEGIN, ROLLING_END, update_rolling
 from model.cli import calibrate as cli
 from model.engine.paramsets import POSTERIOR_PATH
 
-SMALL = {"replicates": 4, "waves": 2, "candidates": 32, "final_replicates": 8, "posterior": 16,
-         "chunk": 256}
+SMALL = {"generations": 2, "smc_replicates": 4, "replicates": 4, "waves": 2, "candidates": 32,
+         "final_replicates": 8, "posterior": 16, "chunk": 256}
 BUDGET, RUNS = 1000, 20
 
 
