@@ -47,7 +47,7 @@ from model.core.layout import (  # isort: skip
     US_MIL_AID, US_NEGOTIATE, US_PARTNER_INDIA, US_PRESSURE, US_STRIKE, US_SUSPEND_AID,
     US_THREATEN, X_APPEALS, X_ATTACKS, X_CIVMIL, X_CLOSED, X_COERCE, X_DRONES, X_EXIT,
     X_EXPOSURE, X_FORCE, X_GRIEV, X_HI, X_HOST, X_INDIA, X_LO, X_PACKAGE, X_PROXY, X_ROUTE,
-    X_SUSPENDED, X_TALKS, X_TALSTR,
+    X_TALKS, X_TALSTR,
 )
 
 _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
@@ -294,7 +294,6 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):  # noqa: PLR09
     if act == US_MIL_AID:
         new = min(pr.mil_aid_cap, aid[AID_MIL] + pr.mil_aid_step * sev)
         daid[_chan(n_ch, ch_override, CH_POLICY), AID_MIL] += new - aid[AID_MIL]
-        dx[X_SUSPENDED] -= x[X_SUSPENDED]  # raising security aid resumes a suspended one
     elif act == US_CIV_AID:
         # A package is an authorisation sized by the US's need of Pakistan when it is made; it
         # replaces the flow of the one before (a renewal), it does not stack on its remainder.
@@ -305,8 +304,6 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):  # noqa: PLR09
     elif act == US_SUSPEND_AID:
         daid[_chan(n_ch, ch_override, CH_POLICY), AID_MIL] -= (
             min(1.0, pr.suspend_fraction * sev) * aid[AID_MIL])
-        # Suspended aid stays suspended until the US decides to resume it (US_MIL_AID).
-        dx[X_SUSPENDED] += 1.0 - x[X_SUSPENDED]
     elif act == US_PRESSURE:
         dx[X_COERCE] += 0.5 * sev
     elif act == US_THREATEN:
@@ -468,9 +465,9 @@ def _apply(pr, st, T, actions, inp, m, n_ch, led_trust, led_aid, dx, dev, daid, 
                     if j != i and j != k:
                         acc += (T[i, j] - 0.5) * (T[j, k] - 0.5) * 4.0
                 _ev(dev, c_bal, i, k, bw * acc / (NA - 2))
-    # Aid: security aid relaxes towards the floor the US's need keeps under it (M8), unless it
-    # is suspended; civilian aid runs down after a package's life.
-    floor = pr.aid_floor * pr.mil_aid_cap * need * (1.0 - x[X_SUSPENDED])
+    # Aid: security aid relaxes towards the floor the US's need keeps under it (M8), civilian
+    # aid runs down after a package's life.
+    floor = pr.aid_floor * pr.mil_aid_cap * need
     relax = pr.aid_relax * (floor - aid[AID_MIL])
     daid[(CH_DEP if relax > 0.0 else CH_MEMORY) if n_ch > 1 else 0, AID_MIL] += relax
     # A package pays its full rate for civ_package_months, then the flow runs down.

@@ -33,7 +33,6 @@ X_TALKS, X_GRIEV, X_COERCE = _X["talks"], _X["sovereignty_grievance"], _X["us_co
 X_ATTACKS, X_APPEALS = _X["attack_tempo"], _X["civ_appeals"]
 X_CLOSED, X_PACKAGE = _X["route_closed_months"], _X["civ_package_left"]
 X_EXPOSURE = _X["army_exposure"]
-X_SUSPENDED = _X["aid_suspended"]
 NX = spec.N_STATE
 #: Bounds of every scalar state variable: the kernel clips the state to them.
 X_LO = np.array([v.lo for v in spec.STATE_VARS])

@@ -83,9 +83,6 @@ STATE_VARS: tuple[StateVar, ...] = (
     StateVar("civ_package_left", "months", 0.0, 1e6,
              "Months left of the running civilian aid package after the current one (0: a new "
              "package may start next month)."),
-    StateVar("aid_suspended", "1/0", 0.0, 1.0,
-             "1 from a suspension of security aid until the US decides to resume it: while "
-             "suspended, the floor that the US's need keeps under security aid does not hold."),
     StateVar("army_exposure", "severity units", 0.0, 1e6,
              "Recent use of force between the army and a state (a war it started, a raid on its "
              "soil): the army's exposure at home (decaying impulse)."),
