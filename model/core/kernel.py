@@ -120,8 +120,7 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         util[US_CIV_AID] = (pr.bias_us_civ_aid + ts * (T[US, CIV] - 0.5)
                             + pr.aid_need_gain * need
                             + pr.democracy_gain * (x[X_CIVMIL] - pr.civmil_natural))
-        # One package at a time; the next is authorised in the running one's last months.
-        avail[US_CIV_AID] = x[X_PACKAGE] <= pr.civ_renew_months
+        avail[US_CIV_AID] = x[X_PACKAGE] <= 0.0  # one package at a time
         util[US_PRESSURE] = pr.bias_us_pressure - ts * d_mil
         # M4 attribution: attacks, read through distrust of the army, bring threats.
         util[US_THREATEN] = (pr.bias_us_threaten - ts * d_mil
@@ -295,10 +294,7 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):  # noqa: PLR09
         new = min(pr.mil_aid_cap, aid[AID_MIL] + pr.mil_aid_step * sev)
         daid[_chan(n_ch, ch_override, CH_POLICY), AID_MIL] += new - aid[AID_MIL]
     elif act == US_CIV_AID:
-        # A package is an authorisation sized by the US's need of Pakistan when it is made; it
-        # replaces the flow of the one before (a renewal), it does not stack on its remainder.
-        daid[_chan(n_ch, ch_override, CH_POLICY), AID_CIV] += (
-            pr.civ_package * _need(pr, x) * sev - aid[AID_CIV])
+        daid[_chan(n_ch, ch_override, CH_POLICY), AID_CIV] += pr.civ_package * sev
         # The package's first month is this one; the count is of the months after it.
         dx[X_PACKAGE] += max(0.0, pr.civ_package_months - 1.0) - x[X_PACKAGE]
     elif act == US_SUSPEND_AID:
@@ -466,7 +462,7 @@ def _apply(pr, st, T, actions, inp, m, n_ch, led_trust, led_aid, dx, dev, daid, 
                         acc += (T[i, j] - 0.5) * (T[j, k] - 0.5) * 4.0
                 _ev(dev, c_bal, i, k, bw * acc / (NA - 2))
     # Aid: security aid relaxes towards the floor the US's need keeps under it (M8), civilian
-    # aid runs down after a package's life.
+    # aid runs down over a package's life.
     floor = pr.aid_floor * pr.mil_aid_cap * need
     relax = pr.aid_relax * (floor - aid[AID_MIL])
     daid[(CH_DEP if relax > 0.0 else CH_MEMORY) if n_ch > 1 else 0, AID_MIL] += relax

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from conftest import QUIET, event, freq, run, scenario, share_runs, state_at, trust_at
 
-from model.core import params as P
 from model.core import spec
 
 R = 300  # runs per ensemble
@@ -534,66 +533,26 @@ def test_m8_us_engages_a_distrusted_army_while_it_needs_it():
 
 # --- Civilian aid packages and the Taliban's sanctuary ------------------------------------------
 
-def _need(prm: dict, force: float) -> float:
-    return force / (force + {**P.defaults(), **prm}["need_half"])
-
-
 def test_civilian_package_pays_flat_then_runs_down():
     prm = {**SILENT, "civ_package": 100.0, "civ_package_months": 12.0, "civ_aid_tail": 0.2}
-    res = run(scenario([event("kerry_lugar", 2, "US_CIV_AID")], 30, state=FORCE,
+    res = run(scenario([event("kerry_lugar", 2, "US_CIV_AID")], 30,
                        aid={"US->PAK_MIL": 0.0, "US->PAK_CIV": 0.0}), 1, 0, prm)
     civ = res.aid[0, :, 1].astype(np.float64)
-    rate = 100.0 * _need(prm, FORCE["us_force"])
-    np.testing.assert_allclose(civ[3:15], rate, rtol=1e-5)  # the package's 12 months, flat
-    assert civ[16] < civ[15] < rate                     # then the flow runs down
+    np.testing.assert_allclose(civ[3:15], 100.0)       # the package's 12 months at full rate
+    assert civ[16] < civ[15] < 100.0                    # then the flow runs down
     left = res.state[0, :, spec.STATE_INDEX["civ_package_left"]]
     assert left[3] == 11.0
     assert left[14] == 0.0
 
 
-def test_package_size_follows_us_need():
-    # A package is an authorisation sized when it is made: the more the US needs Pakistan, the
-    # larger ("In turn, Washington is giving Islamabad billions of dollars", 002).
-    prm = {**SILENT, "civ_package": 100.0}
-    size = {}
-    for force in (5.0, 60.0):
-        res = run(scenario([event("package", 2, "US_CIV_AID")], 6, state={"us_force": force},
-                           aid={"US->PAK_CIV": 0.0}), 1, 0, prm)
-        size[force] = float(res.aid[0, 3, 1])
-        assert size[force] == pytest.approx(100.0 * _need(prm, force), rel=1e-5)
-    assert size[60.0] > 2 * size[5.0]
-
-
-def test_new_package_replaces_the_flow_of_the_last():
-    # Renewal: a package made while another pays replaces its rate; it does not stack on it.
-    prm = {**SILENT, "civ_package": 100.0, "civ_package_months": 60.0}
-    evs = [event("first", 2, "US_CIV_AID"), event("renewal", 10, "US_CIV_AID")]
-    res = run(scenario(evs, 14, state=FORCE, aid={"US->PAK_CIV": 0.0}), 1, 0, prm)
-    civ = res.aid[0, :, 1].astype(np.float64)
-    rate = 100.0 * _need(prm, FORCE["us_force"])
-    np.testing.assert_allclose(civ[3:], rate, rtol=1e-5)
-    left = res.state[0, :, spec.STATE_INDEX["civ_package_left"]]
-    assert left[11] == 59.0                              # the renewal's own five years
-
-
 def test_one_civilian_package_at_a_time():
     prm = {**QUIET, "bias_us_civ_aid": 4.0, "civ_package_months": 10.0,
-           "choice_temperature": 0.2, "civ_renew_months": 0.0}
+           "choice_temperature": 0.2}
     res = run(scenario([], 25), 50, 3, prm)
     chosen = res.action_count("US_CIV_AID")
     assert chosen[:, 0].all()                            # a package at once ...
     assert not chosen[:, 1:10].any()                     # ... none while it runs ...
     assert chosen[:, 10:].any(axis=1).all()              # ... a new one once it has ended
-
-
-def test_next_package_authorised_in_the_last_months_of_the_running_one():
-    prm = {**QUIET, "bias_us_civ_aid": 4.0, "civ_package_months": 10.0,
-           "choice_temperature": 0.2, "civ_renew_months": 3.0}
-    res = run(scenario([], 25), 50, 3, prm)
-    chosen = res.action_count("US_CIV_AID")
-    assert chosen[:, 0].all()
-    assert not chosen[:, 1:7].any()                      # the running package's first months
-    assert chosen[:, 7:10].any(axis=1).all()             # renewed before it ends
 
 
 def test_sanctuary_lets_a_beaten_taliban_regrow():
