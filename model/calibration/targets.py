@@ -130,9 +130,10 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
     hi = min(end, until) if until else end
     if lo > hi:
         raise ValueError(f"empty period {lo}..{hi}")
-    window = int(cfg.get("window", history.WINDOW))
+    raw = cfg.get("window", history.WINDOW)
+    window = TIMING if raw == "timing" else int(raw)
     decs = history.scored_decisions(start, months, events=evs, until=hi, since=lo)
-    out, rep = _decision_targets(decs, cfg["decisions"], window)
+    out, rep = _decision_targets(decs, cfg["decisions"], window, start, months)
     out += _count_targets(decs, cfg["counts"], lo, hi)
     out += _figure_targets(cfg["figures"], lo, hi)
     out += _pattern_targets(cfg["patterns"], lo, hi)
@@ -141,8 +142,28 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
                      weights=weights, decisions=rep)
 
 
-def _decision_targets(decs: Sequence[Event], dcfg: Mapping, window: int
-                      ) -> tuple[list[Target], list[Event]]:
+#: ``window: timing`` in calibration.yaml: each decision's window is the timing score's
+#: (``model.analysis.timing.decision_window``: the month +-2, the calendar year of a year-only
+#: date, widened where accounts conflict), so that the fit and the yardstick read one window.
+TIMING = -1
+
+
+def _window_of(group: Sequence[Event], month: str, window: int, start: str, months: int
+               ) -> tuple[str, str, str]:
+    """(first, last, description) of a decision target's window."""
+    if window != TIMING:
+        return (month_label(month, -window), month_label(month, window),
+                f"within +-{window} months of {month}")
+    from model.analysis.timing import decision_window
+
+    spans = [decision_window(e, start, months) for e in group]
+    lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+    first, last = month_label(start, lo), month_label(start, hi)
+    return first, last, f"in {first}..{last} (the timing window of {month})"
+
+
+def _decision_targets(decs: Sequence[Event], dcfg: Mapping, window: int, start: str,
+                      months: int) -> tuple[list[Target], list[Event]]:
     """(a) decisions, one per (action, month); and one representative event of each."""
     groups: dict[tuple[str, str], list[Event]] = {}
     for e in decs:
@@ -154,11 +175,11 @@ def _decision_targets(decs: Sequence[Event], dcfg: Mapping, window: int
         obs = float(dcfg["sigma_obs"][prec])
         if any(e.conflict for e in group):
             obs = float(np.hypot(obs, dcfg["conflict_extra"]))
+        first, last, where = _window_of(group, month, window, start, months)
         out.append(Target(
             id=f"decision:{action}@{month}", family="decision", z=1.0,
             sigma_disc=float(dcfg["sigma_disc"]), sigma_obs=obs,
-            first=month_label(month, -window), last=month_label(month, window),
-            description=f"{action} within +-{window} months of {month}",
+            first=first, last=last, description=f"{action} {where}",
             events=tuple(e.id for e in group), action=action, month=month))
         rep.append(group[0])
     return out, rep
@@ -252,10 +273,13 @@ def evaluate(res: Results, ts: TargetSet) -> np.ndarray:
     if res.dates[0] != ts.start:
         raise ValueError(f"results start at {res.dates[0]}, targets at {ts.start}")
     out = np.empty((res.runs, len(ts)), dtype=np.float64)
-    dec_cols = [k for k, t in enumerate(ts.targets) if t.family == "decision"]
-    if dec_cols:
-        hits, _ = history.decision_hits(res, ts.decisions, ts.window)
-        out[:, dec_cols] = hits
+    for k, t in enumerate(ts.targets):     # made inside the target's window (clipped to the run)
+        if t.family == "decision":
+            act = spec.ACTION_INDEX[t.action]
+            actor = spec.ACTOR_INDEX[spec.ACTIONS[act].actor]
+            m0 = max(0, month_index(ts.start, t.first))
+            m1 = min(res.months - 1, month_index(ts.start, t.last))
+            out[:, k] = (res.actions[:, m0:m1 + 1, actor] == act).any(axis=1)
     pats = {p.id: p for p in history.patterns()}
     pat_cols = [k for k, t in enumerate(ts.targets) if t.family == "pattern"]
     if pat_cols:
