@@ -158,8 +158,10 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
                            + ts * pr.india_proxy_gain * x[X_INDIA])
         # M6: defiance pays at home in proportion to public hostility.
         util[MIL_DEFY] = pr.bias_mil_defy - ts * d_us + pr.defiance_payoff * host
-        # M3: sovereignty grievance, read through distrust, brings retaliation; M8 holds it back.
-        griev = pr.retaliation_gain * x[X_GRIEV] * (1.0 - T[MIL, US])
+        # M3: the army's grievance at its own soldiers killed (log of the toll, decaying), read
+        # through distrust, brings material retaliation; M8 holds it back. A raid that only
+        # humiliates it exposes it at home instead (M5, army_exposure).
+        griev = pr.retaliation_gain * math.log1p(x[X_GRIEV]) * (1.0 - T[MIL, US])
         util[MIL_CLOSE_ROUTE] = (pr.bias_mil_close_route - ts * d_us + griev
                                  - pr.dependence_cost * aid_m)
         avail[MIL_CLOSE_ROUTE] = x[X_ROUTE] > 0.5
@@ -310,7 +312,6 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):  # noqa: PLR09
         _ev(dev, _chan(n_ch, ch_override, CH_SOV), MIL, US, -pr.sovereignty_weight * sev)
         _ev(dev, _chan(n_ch, ch_override, CH_SOV), CIV, US, -pr.sovereignty_weight * sev)
         dx[X_HOST] += pr.hostility_gain * sev * (1.0 - x[X_HOST])
-        dx[X_GRIEV] += sev
         dx[X_TALSTR] -= pr.suppression_us * sev * x[X_TALSTR]
     elif act == US_PARTNER_INDIA or act == IND_PARTNER_US:
         # M2 the India factor: the army reads US-India closeness as a turn against it.
