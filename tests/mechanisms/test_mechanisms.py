@@ -283,6 +283,31 @@ def test_m5_us_backing_shifts_power_and_costs_army_trust():
     assert trust_at(backed, "PAK_MIL", "US", 3) < trust_at(calm, "PAK_MIL", "US", 3) - 0.02
 
 
+def test_m3_us_bullying_hardens_the_public_words_less_than_force():
+    # The public resents Washington's bullying (000): every hostile US act on Pakistan hardens
+    # it, in proportion to its Goldstein weight, words discounted as evidence is. Agents silenced,
+    # no decay, so only the scripted acts move hostility.
+    prm = {**SILENT, "hostility_decay": 0.0}
+    rise = {}
+    for act in ("US_PRESSURE", "US_THREATEN", "US_SUSPEND_AID", "US_STRIKE"):
+        hit, calm = paired([event(f"b{m}", m, act) for m in range(2, 6)], runs=2, params=prm)
+        rise[act] = state_at(hit, "public_hostility", 6) - state_at(calm, "public_hostility", 6)
+    assert 0.0 < rise["US_PRESSURE"] < rise["US_THREATEN"] < rise["US_STRIKE"]
+    assert rise["US_THREATEN"] < rise["US_SUSPEND_AID"]  # material: counts in full
+    # A friendly act does not harden it.
+    warm, calm = paired([event(f"e{m}", m, "US_ENGAGE") for m in range(2, 6)], runs=2, params=prm)
+    assert state_at(warm, "public_hostility", 6) == pytest.approx(
+        state_at(calm, "public_hostility", 6))
+
+
+def test_m3_public_hostility_follows_the_us_hostile_tempo():
+    # Through its own choices: a US that distrusts the army presses, threatens and strikes
+    # more, and the public hardens; a trusting one does not. (Defaults, all agents active.)
+    low = run(scenario([], 24, trust={"US->PAK_MIL": 0.1}, state=FORCE), R, 12)
+    high = run(scenario([], 24, trust={"US->PAK_MIL": 0.9}, state=FORCE), R, 12)
+    assert state_at(low, "public_hostility", 12) > state_at(high, "public_hostility", 12) + 0.02
+
+
 # --- M6 domestic payoff of defiance -----------------------------------------------------------
 
 def test_m6_hostile_public_invites_defiance():
