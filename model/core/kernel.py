@@ -126,9 +126,6 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
         util[US_THREATEN] = (pr.bias_us_threaten - ts * d_mil
                              + pr.threat_response * x[X_ATTACKS] * (1.0 - T[US, MIL]))
         util[US_STRIKE] = pr.bias_us_strike - ts * d_mil + pr.strike_gain * x[X_TALSTR] * need
-        # Strikes on Pakistani soil are acts of the Afghan war (drones sent "to shell Taliban
-        # hideouts", 003): no campaign while no US force fights in Afghanistan.
-        avail[US_STRIKE] = x[X_FORCE] > 0.0
         # M8 mutual dependence restrains a suspension while the US needs Pakistan, and only as
         # long as it means to stay: exit pressure shortens the shadow of the future.
         # M4 feeds suspensions too: attacks read through distrust call for a cut.

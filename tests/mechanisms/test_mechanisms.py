@@ -308,16 +308,6 @@ def test_m3_public_hostility_follows_the_us_hostile_tempo():
     assert state_at(low, "public_hostility", 12) > state_at(high, "public_hostility", 12) + 0.02
 
 
-def test_m3_us_strikes_on_pakistani_soil_only_while_it_fights_in_afghanistan():
-    # Strikes are acts of the Afghan war: with every pull towards striking, none without US
-    # forces in Afghanistan, many with them.
-    prm = {**SILENT, "bias_us_strike": 4.0}
-    peace = run(scenario([], 12, state={"us_force": 0.0}), 50, 5, prm)
-    war = run(scenario([], 12, state={"us_force": 20.0}), 50, 5, prm)
-    assert freq(peace, "US_STRIKE") == 0.0
-    assert freq(war, "US_STRIKE") > 0.3
-
-
 # --- M6 domestic payoff of defiance -----------------------------------------------------------
 
 def test_m6_hostile_public_invites_defiance():
