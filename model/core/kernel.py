@@ -158,8 +158,10 @@ def _utilities(pr, T, aid, x, actor, need, aid_m, aid_c, util, avail):
                            + ts * pr.india_proxy_gain * x[X_INDIA])
         # M6: defiance pays at home in proportion to public hostility.
         util[MIL_DEFY] = pr.bias_mil_defy - ts * d_us + pr.defiance_payoff * host
-        # M3: sovereignty grievance, read through distrust, brings retaliation; M8 holds it back.
-        griev = pr.retaliation_gain * x[X_GRIEV] * (1.0 - T[MIL, US])
+        # M3: the army's grievance at its own soldiers killed (log of the toll, decaying), read
+        # through distrust, brings material retaliation; M8 holds it back. A raid that only
+        # humiliates it exposes it at home instead (M5, army_exposure).
+        griev = pr.retaliation_gain * math.log1p(x[X_GRIEV]) * (1.0 - T[MIL, US])
         util[MIL_CLOSE_ROUTE] = (pr.bias_mil_close_route - ts * d_us + griev
                                  - pr.dependence_cost * aid_m)
         avail[MIL_CLOSE_ROUTE] = x[X_ROUTE] > 0.5
@@ -283,6 +285,7 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):  # noqa: PLR09
     # Direct evidence to the target about the actor, Goldstein-weighted, words discounted.
     g = ACT_GOLDSTEIN[act]
     _exposure(dx, a, t, g, sev)
+    _resentment(pr, dx, x, a, t, g, ACT_MATERIAL[act], sev)
     if t >= 0 and g != 0.0:
         w = pr.evidence_gain * g / 10.0 * sev
         if not ACT_MATERIAL[act]:
@@ -306,11 +309,9 @@ def _act(pr, aid, x, dx, act, sev, ch_override, dev, daid, n_ch):  # noqa: PLR09
         dx[X_COERCE] += sev
         _ev(dev, _chan(n_ch, ch_override, CH_ATTR), MIL, US, -pr.threat_offense * sev)
     elif act == US_STRIKE:
-        # M3 sovereignty shock: both Pakistani actors feel it; the public hardens.
+        # M3 sovereignty shock: both Pakistani actors feel it (the public hardens: _resentment).
         _ev(dev, _chan(n_ch, ch_override, CH_SOV), MIL, US, -pr.sovereignty_weight * sev)
         _ev(dev, _chan(n_ch, ch_override, CH_SOV), CIV, US, -pr.sovereignty_weight * sev)
-        dx[X_HOST] += pr.hostility_gain * sev * (1.0 - x[X_HOST])
-        dx[X_GRIEV] += sev
         dx[X_TALSTR] -= pr.suppression_us * sev * x[X_TALSTR]
     elif act == US_PARTNER_INDIA or act == IND_PARTNER_US:
         # M2 the India factor: the army reads US-India closeness as a turn against it.
@@ -376,6 +377,19 @@ def _exposure(dx, a, t, g, sev):
 
 
 @njit(**_JIT_NORC)
+def _resentment(pr, dx, x, a, t, g, material, sev):
+    """M3/M6: the public resents Washington's bullying. Every hostile US act on a Pakistani
+    actor hardens it by ``hostility_gain`` per unit of |Goldstein| / 10 and severity, words
+    discounted by ``verbal_weight`` as evidence is: a strike (-10, material) counts in full, a
+    threat or a demand a fraction, so the public's hostility follows the US's hostile tempo."""
+    if a == US and (t == MIL or t == CIV) and g < 0.0:
+        w = -g / 10.0 * sev
+        if not material:
+            w *= pr.verbal_weight
+        dx[X_HOST] += pr.hostility_gain * w * (1.0 - x[X_HOST])
+
+
+@njit(**_JIT_NORC)
 def _clip01(v):
     return min(1.0, max(0.0, v))
 
@@ -433,6 +447,8 @@ def _apply(pr, st, T, actions, inp, m, n_ch, led_trust, led_aid, dx, dev, daid, 
             if not ev.material[e]:
                 w *= pr.verbal_weight
             _exposure(dx, ev.actor[e], ev.target[e], ev.goldstein[e], ev.severity[e])
+            _resentment(pr, dx, x, ev.actor[e], ev.target[e], ev.goldstein[e], ev.material[e],
+                        ev.severity[e])
             _ev(dev, chn if n_ch > 1 else 0, ev.target[e], ev.actor[e], w)
     # Triggers that fired this month act like events, each booked to its own channel.
     for t in range(fired.shape[0]):

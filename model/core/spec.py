@@ -70,8 +70,9 @@ STATE_VARS: tuple[StateVar, ...] = (
              "US domestic pressure to leave Afghanistan (war weariness)."),
     StateVar("talks", "share 0..1", 0.0, 1.0,
              "Momentum of US-Taliban negotiations (0 none, 1 agreement in reach)."),
-    StateVar("sovereignty_grievance", "severity units", 0.0, 1e6,
-             "Recent sovereignty violations felt by Pakistan (decaying impulse)."),
+    StateVar("sovereignty_grievance", "soldiers killed", 0.0, 1e6,
+             "The army's grievance at its own soldiers killed by US force (e.g. Salala, from the "
+             "catalog's death toll; decaying impulse): what its material retaliation answers."),
     StateVar("us_coercion", "acts", 0.0, 1e6,
              "Recent US threats and pressure on PAK_MIL (decaying impulse)."),
     StateVar("attack_tempo", "attacks", 0.0, 1e6,

@@ -203,11 +203,26 @@ def _known_catalog_ids(ids) -> None:
             raise ValueError(f"unknown catalog event {k!r}{P.suggest(k, known)}")
 
 
+#: The state variable that a shock's death toll among the army's soldiers feeds (M3).
+GRIEVANCE = "sovereignty_grievance"
+
+
+def army_losses(e) -> float:
+    """Soldiers of the army killed by a catalog event: its magnitude when that is a death toll
+    and the army is its target (Salala: "26 Pakistani servicemen were killed", 003), else 0.
+    A raid that kills none of them (Abbottabad) adds no grievance of this kind."""
+    m = e.magnitude
+    if m is None or m.unit != "deaths" or e.target != "PAK_MIL":
+        return 0.0
+    return float(m.value)
+
+
 class CatalogUse(BaseModel):
     """Which events of the documented-history catalog enter the run as exogenous events.
 
     Only shocks can enter: documented decisions are for the agents to make (and are scored).
     ``severity`` gives the model's reading of an event's size (default 1: one ordinary act).
+    A shock's death toll among the army's soldiers adds to ``sovereignty_grievance`` (M3).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -241,6 +256,9 @@ class CatalogUse(BaseModel):
             if not 0 <= month_index(start, e.month) < months:
                 continue
             effects = {k: Effect(set=v.set, add=v.add) for k, v in (e.effects or {}).items()}
+            losses = army_losses(e)
+            if losses and GRIEVANCE not in effects:
+                effects[GRIEVANCE] = Effect(add=losses)
             out.append(EventSpec(id=e.id, date=e.month, actor=e.actor,
                                  target=e.target, action=e.action, cameo=e.cameo,
                                  severity=self.severity.get(e.id, 1.0), effects=effects))

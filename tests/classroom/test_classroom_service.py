@@ -122,8 +122,10 @@ def test_inject_reaches_devices_and_changes_the_answer(cls):
     code, tok = cls.start_lesson("route_2011", runs=RUNS)
     a = cls.join(code, "Ana")
     before = cls.answer(cls.session(code)).headline
+    # A strike that kills soldiers (M3: the army retaliates for its soldiers killed).
     ev = {"id": "teacher_1_us_strike", "date": "2011-08", "actor": "US",
-          "action": "US_STRIKE", "severity": 3.0, "target": "PAK_MIL"}
+          "action": "US_STRIKE", "severity": 3.0, "target": "PAK_MIL",
+          "effects": {"sovereignty_grievance": {"add": 26.0}}}
     cls.inject(code, tok, ev)
     assert cls.student_view(a)["injects"] == [ev]
     assert cls.answer(cls.session(code)).headline != before

@@ -612,3 +612,18 @@ def test_explicit_paths_are_honoured(tmp_path):
     cat = load_catalog(events, sources_path=sources, sources_dir=folder)
     assert [ev.id for ev in cat.events] == ["road_closed_2031"]
     assert cat.sources_dir == folder
+
+
+def test_army_death_toll_feeds_the_grievance_only_where_soldiers_die():
+    """M3: a shock's death toll among the army's soldiers (Salala, 26) enters the replay as
+    grievance; a raid that kills none of them (Abbottabad) and a toll of others add none."""
+    from model.inputs.scenario import CatalogUse
+
+    evs = {e.id: e for e in CatalogUse().events("2011-01", 12)}
+    grief = evs["salala_strike_2011"].effects["sovereignty_grievance"]
+    assert grief.add == 26
+    assert grief.set is None
+    assert "sovereignty_grievance" not in evs["abbottabad_raid_2011"].effects
+    every = CatalogUse().events("1998-01", 300)
+    fed = {e.id for e in every if "sovereignty_grievance" in e.effects}
+    assert fed == {"salala_strike_2011"}

@@ -62,8 +62,14 @@ def test_m3_sovereignty_channel_reaches_both_pakistani_actors():
     assert drop[3.0]["PAK_MIL"] < drop[0.0]["PAK_MIL"] - 0.05
 
 
-def test_m3_strike_triggers_retaliation():
-    strike, calm = paired([event("salala", 2, "US_STRIKE", 3)],
+def _strike(eid: str, sev: float, killed: float = 0.0) -> dict:
+    """A US strike on the army in month 2; ``killed``: its soldiers killed (the catalog's toll)."""
+    fx = {"sovereignty_grievance": {"add": killed}} if killed else None
+    return event(eid, 2, "US_STRIKE", sev, effects=fx)
+
+
+def test_m3_strike_that_kills_soldiers_triggers_retaliation():
+    strike, calm = paired([_strike("salala", 3, killed=26)],
                           state={**FORCE, "drone_basing": 1.0})
     after = slice(3, 9)  # decisions in the six months after the strike
     for act in ("MIL_CLOSE_ROUTE", "MIL_EVICT_DRONES"):
@@ -72,16 +78,30 @@ def test_m3_strike_triggers_retaliation():
         assert hit >= base + 0.2, (act, hit, base)
 
 
-def test_m3_retaliation_scales_with_severity():
-    weak, _ = paired([event("raid", 2, "US_STRIKE", 0.5)], state=FORCE)
-    hard, _ = paired([event("raid", 2, "US_STRIKE", 3.0)], state=FORCE)
+def test_m3_humiliating_raid_exposes_the_army_but_brings_no_retaliation():
+    # The same strike (severity 3) without soldiers killed (Abbottabad) against one that kills
+    # 26 (Salala): both expose the army at home and cost trust alike; only the killing of its
+    # soldiers is answered by closing the route.
+    raid, _ = paired([_strike("raid", 3)], state=FORCE)
+    salala, calm = paired([_strike("salala", 3, killed=26)], state=FORCE)
     after = slice(3, 9)
-    assert share_runs(hard, "MIL_CLOSE_ROUTE", after) > share_runs(
-        weak, "MIL_CLOSE_ROUTE", after) + 0.1
-    assert trust_at(hard, "PAK_MIL", "US", 3) < trust_at(weak, "PAK_MIL", "US", 3)
+    base = share_runs(calm, "MIL_CLOSE_ROUTE", after)
+    assert share_runs(raid, "MIL_CLOSE_ROUTE", after) <= base + 0.05
+    assert share_runs(salala, "MIL_CLOSE_ROUTE", after) >= share_runs(
+        raid, "MIL_CLOSE_ROUTE", after) + 0.2
+    for res in (raid, salala):
+        assert state_at(res, "army_exposure", 3) > state_at(calm, "army_exposure", 3) + 1.0
+    np.testing.assert_allclose(trust_at(raid, "PAK_MIL", "US", 3),
+                               trust_at(salala, "PAK_MIL", "US", 3))
 
 
-# --- M8 mutual dependence --------------------------------------------------------------------
+def test_m3_retaliation_scales_with_soldiers_killed():
+    few, _ = paired([_strike("raid", 3, killed=1)], state=FORCE)
+    many, _ = paired([_strike("raid", 3, killed=26)], state=FORCE)
+    after = slice(3, 9)
+    assert share_runs(many, "MIL_CLOSE_ROUTE", after) > share_runs(
+        few, "MIL_CLOSE_ROUTE", after) + 0.1
+
 
 def test_m8_closed_route_is_reopened_while_us_needs_it():
     closed = {**FORCE, "supply_route_open": 0.0}
@@ -261,6 +281,31 @@ def test_m5_us_backing_shifts_power_and_costs_army_trust():
     backed, calm = paired([event("broker", 2, "US_BACK_CIVILIANS", 2)], runs=4, params=SILENT)
     assert state_at(backed, "civmil_balance", 3) > state_at(calm, "civmil_balance", 3) + 0.02
     assert trust_at(backed, "PAK_MIL", "US", 3) < trust_at(calm, "PAK_MIL", "US", 3) - 0.02
+
+
+def test_m3_us_bullying_hardens_the_public_words_less_than_force():
+    # The public resents Washington's bullying (000): every hostile US act on Pakistan hardens
+    # it, in proportion to its Goldstein weight, words discounted as evidence is. Agents silenced,
+    # no decay, so only the scripted acts move hostility.
+    prm = {**SILENT, "hostility_decay": 0.0}
+    rise = {}
+    for act in ("US_PRESSURE", "US_THREATEN", "US_SUSPEND_AID", "US_STRIKE"):
+        hit, calm = paired([event(f"b{m}", m, act) for m in range(2, 6)], runs=2, params=prm)
+        rise[act] = state_at(hit, "public_hostility", 6) - state_at(calm, "public_hostility", 6)
+    assert 0.0 < rise["US_PRESSURE"] < rise["US_THREATEN"] < rise["US_STRIKE"]
+    assert rise["US_THREATEN"] < rise["US_SUSPEND_AID"]  # material: counts in full
+    # A friendly act does not harden it.
+    warm, calm = paired([event(f"e{m}", m, "US_ENGAGE") for m in range(2, 6)], runs=2, params=prm)
+    assert state_at(warm, "public_hostility", 6) == pytest.approx(
+        state_at(calm, "public_hostility", 6))
+
+
+def test_m3_public_hostility_follows_the_us_hostile_tempo():
+    # Through its own choices: a US that distrusts the army presses, threatens and strikes
+    # more, and the public hardens; a trusting one does not. (Defaults, all agents active.)
+    low = run(scenario([], 24, trust={"US->PAK_MIL": 0.1}, state=FORCE), R, 12)
+    high = run(scenario([], 24, trust={"US->PAK_MIL": 0.9}, state=FORCE), R, 12)
+    assert state_at(low, "public_hostility", 12) > state_at(high, "public_hostility", 12) + 0.02
 
 
 # --- M6 domestic payoff of defiance -----------------------------------------------------------
