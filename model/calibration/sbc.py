@@ -94,7 +94,8 @@ def fit_seed(seed: int, k: int) -> int:
 def weighted_rank(v: np.ndarray, w: np.ndarray, truth: float) -> float:
     """The posterior CDF at ``truth`` (weights below it, half of those equal to it)."""
     w = w / w.sum()
-    return float(w[v < truth].sum() + 0.5 * w[v == truth].sum())
+    # clipped: the normalised weights may sum to 1 + a rounding error
+    return float(np.clip(w[v < truth].sum() + 0.5 * w[v == truth].sum(), 0.0, 1.0))
 
 
 def _history(prob: Problem, s: Settings, seed: int, k: int, work: Path) -> dict:
