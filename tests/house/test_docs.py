@@ -71,13 +71,21 @@ def _source(p: P.Param) -> str:
     return f"seed `{src.seed}`" if isinstance(src, P.SeedSource) else src.ref
 
 
+def _calibrated(p) -> str:
+    """'free', or 'fixed' with the first words of the table's reason."""
+    if p.fixed is None:
+        return "free"
+    return "fixed (screening)" if p.fixed.startswith("screening (") else "fixed (documented)"
+
+
 def render_parameter_table() -> str:
     """The ODD's parameter table, generated from model/data/parameters.yaml."""
-    lines = ["| name | default | lo | hi | unit | group | source |",
-             "|---|---:|---:|---:|---|---|---|"]
+    lines = ["| name | default | lo | hi | unit | group | calibrated | source |",
+             "|---|---:|---:|---:|---|---|---|---|"]
     for name, p in P.table().items():
         lines.append(f"| `{name}` | {_num(p.default)} | {_num(p.lo)} | {_num(p.hi)} | "
-                     f"{_cell(p.unit)} | {p.group} | {_cell(_source(p))} |")
+                     f"{_cell(p.unit)} | {p.group} | {_calibrated(p)} | "
+                     f"{_cell(_source(p))} |")
     return "\n".join(lines)
 
 
@@ -211,9 +219,9 @@ def test_parameter_table_matches_defaults_bounds_units_groups():
         row = rows.get(name)
         if row is None:
             continue
-        default, lo, hi, unit, group = row[:5]
-        if (float(default), float(lo), float(hi), unit, group) != (
-                p.default, p.lo, p.hi, p.unit, p.group):
+        default, lo, hi, unit, group, calibrated = row[:6]
+        if (float(default), float(lo), float(hi), unit, group, calibrated) != (
+                p.default, p.lo, p.hi, p.unit, p.group, _calibrated(p)):
             stale.append(name)
     assert not stale, (f"parameter table rows out of step with model/data/parameters.yaml: "
                        f"{stale}; regenerate it with `.venv/bin/python tests/house/test_docs.py`")
