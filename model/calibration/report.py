@@ -152,9 +152,11 @@ def _identification_section(val: Calibration, full: Calibration, ident: pd.DataF
     prov = provenance(full)
     idd = ident[ident["identified"]].sort_values("sd_ratio")
     notid = ident[~ident["identified"]].sort_values("sd_ratio")
-    honest = ("The weights are importance weights prior / proposal of ABC-SMC, so the "
-              "weighted sets are a sample of the prior restricted to the final tolerance: the "
-              "contraction measures what the targets identify." if full.method == "smc" else
+    honest = ("ABC-SMC keeps equal weights and moves its particles by Metropolis-Hastings "
+              "steps that leave the prior restricted to each tolerance invariant, so the "
+              "weighted sets (weights: copies after resampling) sample the prior restricted to "
+              "the final tolerance: the contraction measures what the targets identify."
+              if full.method == "smc" else
               "The accepted sets lie where the search concentrated its points (a local search "
               "around its best region, not a sample of everything the targets allow), so the "
               "spread understates parameter uncertainty and 'identified' is an upper bound.")

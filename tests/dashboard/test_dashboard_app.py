@@ -739,7 +739,7 @@ def test_about_says_what_the_model_can_and_cannot_predict():
     at = app("views/about.py")
     body = texts(at)
     assert "What the model can and cannot predict" in body
-    assert "14 of the 49 documented decisions" in body
+    assert "1 of the 49 documented decisions" in body
     assert "Out of sample: no timing skill" in body
     assert "depends on the calibration" in body
 
