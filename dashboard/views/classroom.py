@@ -154,7 +154,7 @@ with tab_lessons:
 
             st.markdown("#### Inject an event")
             with st.form(f"cls_inject_form_{lid}"):
-                f1, f2, f3 = st.columns(3)
+                f1, f2, f3, f4 = st.columns(4)
                 months = [month_label(L.outcome.start, k) for k in range(-24, 13)]
                 i_date = f1.select_slider("Month", options=months, value=L.outcome.start,
                                           key=f"cls_i_date_{lid}")
@@ -166,6 +166,11 @@ with tab_lessons:
                                         key=f"cls_i_action_{lid}")
                 i_sev = f3.number_input("Severity", min_value=0.0, max_value=100.0, value=1.0,
                                         step=0.5, key=f"cls_i_sev_{lid}")
+                i_killed = f4.number_input(
+                    "Soldiers killed", min_value=0, max_value=10_000, value=0, step=1,
+                    key=f"cls_i_killed_{lid}",
+                    help="Pakistani soldiers killed by the act: the army's grievance, which its "
+                         "retaliation (closing the route, evicting the drones) answers (M3)")
                 add = st.form_submit_button("Inject into the lesson's world")
             if add:
                 act = spec.ACTIONS[spec.ACTION_INDEX[i_action]]
@@ -174,6 +179,8 @@ with tab_lessons:
                        "severity": float(i_sev)}
                 if act.target:
                     new["target"] = act.target
+                if i_killed:
+                    new["effects"] = {"sovereignty_grievance": {"add": float(i_killed)}}
                 try:
                     lessons.scenario_texts(L, (*injected, new))
                 except ModelInputError as exc:
@@ -182,8 +189,10 @@ with tab_lessons:
                     injected.append(new)
                     st.rerun()
             for e in injected:
+                killed = e.get("effects", {}).get("sovereignty_grievance", {}).get("add")
                 st.markdown(f"- `{e['id']}`: {e['actor']} {e['action']} in {e['date']}, "
-                            f"severity {e['severity']:g}")
+                            f"severity {e['severity']:g}"
+                            + (f", {killed:g} soldiers killed" if killed else ""))
             if injected:
                 st.button("Remove the injected events", key=f"cls_i_clear_{lid}",
                           on_click=injected.clear)

@@ -81,6 +81,20 @@ def free_parameters(cfg: Mapping | None = None) -> tuple[str, ...]:
     return tuple(n for n in P.names() if n not in fixed)
 
 
+#: How the reasons of the fixes that the screening writes begin (scripts/fix_by_screening.py).
+SCREENING_FIX = "screening ("
+
+
+def screened_parameters(cfg: Mapping | None = None) -> tuple[str, ...]:
+    """What the screening ranks: the free parameters and those fixed by an earlier screening
+    (a reason beginning ``SCREENING_FIX``), so that a rerun re-decides the cut; parameters fixed
+    for a documented reason stay out."""
+    free = set(free_parameters(cfg))
+    fixed = P.fixed()
+    return tuple(n for n in P.names()
+                 if n in free or fixed.get(n, "").startswith(SCREENING_FIX))
+
+
 def prior_box(names: Sequence[str], cfg: Mapping | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Uniform prior bounds: the table's bounds unless calibration.yaml ``priors`` narrows them."""
     cfg = cfg if cfg is not None else TG.config()
@@ -99,7 +113,8 @@ def history_scenario(cfg: Mapping | None = None) -> Scenario:
     return load_scenario(SCENARIOS / cfg.get("scenario", "history.yaml"))
 
 
-def history_problem(until: str | None = None, cfg: Mapping | None = None) -> Problem:
+def history_problem(until: str | None = None, cfg: Mapping | None = None,
+                    names: Sequence[str] | None = None) -> Problem:
     """The calibration of the history replay, on targets up to ``until`` (inclusive).
 
     With ``until`` the runs stop ``window`` months after it (so that a decision near the end of
@@ -108,12 +123,13 @@ def history_problem(until: str | None = None, cfg: Mapping | None = None) -> Pro
     sc = history_scenario(cfg)
     months = sc.months
     if until is not None:
-        window = int(cfg.get("window", 6))
+        raw = cfg.get("window", 6)
+        window = 12 if raw == "timing" else int(raw)   # timing windows reach a calendar year
         months = min(sc.months, month_index(sc.start, until) + 1 + window)
         if months < 12:
             raise CalibrationError(f"--until {until}: the history starts at {sc.start}")
     ts = TG.build(sc.start, months, until=until, cfg=cfg)
-    names = free_parameters(cfg)
+    names = tuple(names) if names is not None else free_parameters(cfg)
     lo, hi = prior_box(names, cfg)
     return Problem(scenario=sc, months=months, targets=ts, names=names, lo=lo, hi=hi)
 

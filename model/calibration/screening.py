@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from model.calibration import targets as TG
-from model.calibration.problem import Problem, fingerprint, history_problem
+from model.calibration.problem import Problem, fingerprint, history_problem, screened_parameters
 from model.core import params as P
 from model.engine import runner as engine
 from model.io import atomic
@@ -378,7 +378,8 @@ def summary_table(prob: Problem, morris: pd.DataFrame, sobol: pd.DataFrame,
     for name in RULES:
         df[f"influential_{name}"] = df["parameter"].map(verdicts(morris, threshold, name))
     df["verdict"] = np.where(df[f"influential_{rule}"], "influential", "non-influential")
-    fixed = pd.DataFrame({"parameter": list(P.fixed()), "verdict": "fixed in the table"})
+    fixed = pd.DataFrame({"parameter": [n for n in P.fixed() if n not in set(df["parameter"])],
+                          "verdict": "fixed in the table"})
     fixed["group"] = [tab[n].group for n in fixed["parameter"]]
     df = df.sort_values(["rank_mean", "parameter"], kind="stable")
     return pd.concat([df, fixed], ignore_index=True)
@@ -393,7 +394,7 @@ def screen(out: str | Path, s: ScreenSettings, fresh: bool = False, progress: bo
     """
     s.check()
     t0 = time.perf_counter()
-    prob = problem if problem is not None else history_problem()
+    prob = problem if problem is not None else history_problem(names=screened_parameters())
     out = Path(out)
     store = _store(out)
     store.open({"identity": identity(prob, s)}, fresh=fresh)

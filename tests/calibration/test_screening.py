@@ -67,8 +67,10 @@ def test_screening_ranks_the_drivers_and_drops_the_inert(result):
     assert t.loc[INERT, "norm_max"] < SC.ScreenSettings().threshold
     assert {"influential_targets", "influential_aggregate", "influential_noise",
             "ST_upper_aggregate"} <= set(t.columns)
-    # fixed parameters are listed, not screened
-    assert set(t.index[t["verdict"] == "fixed in the table"]) == set(P.fixed())
+    # fixed parameters that the problem does not screen are listed, not screened
+    assert set(t.index[t["verdict"] == "fixed in the table"]) == set(P.fixed()) - set(
+        t.index[t["verdict"] != "fixed in the table"])
+    assert t.index.is_unique
 
 
 def test_sobol_runs_on_the_survivors_only(result, problem):
@@ -181,3 +183,13 @@ def test_ablation_scores_each_variant_against_the_full_model():
     text = AB.format_table(df, post, 16)
     assert "NOT refitted" in text
     assert "sovereignty_weight" in text
+
+
+def test_a_rerun_screens_what_the_screening_fixed_but_not_the_documented_fixes():
+    from model.calibration.problem import free_parameters, screened_parameters
+
+    screened = set(screened_parameters())
+    assert set(free_parameters()) <= screened
+    assert not {"civ_package_months", "aid_ref"} & screened
+    assert screened == set(P.names()) - {n for n, why in P.fixed().items()
+                                         if not why.startswith("screening (")}

@@ -666,9 +666,11 @@ def test_classroom_lesson_text_and_debrief_quote_the_run_on_screen():
     assert f"closes the route at some point in {before.variant} without the raids" in said
     at.select_slider(key="cls_i_date_route_2011").set_value("2011-08")
     at.number_input(key="cls_i_sev_route_2011").set_value(5.0)
+    at.number_input(key="cls_i_killed_route_2011").set_value(26)   # M3: soldiers killed
     next(b for b in at.button if b.label == "Inject into the lesson's world").click().run()
     ok(at)
     injected = tuple(at.session_state["cls_inject_route_2011"])
+    assert injected[0]["effects"] == {"sovereignty_grievance": {"add": 26.0}}
     after = lessons.answer(lesson, RUNS, 0, injected)
     assert after.variant != before.variant
     said = " ".join(texts(at).split())
