@@ -91,6 +91,10 @@ class TargetSet:
     targets: list[Target]
     weights: np.ndarray = field(repr=False)
     decisions: list[Event] = field(repr=False, default_factory=list)
+    #: the decision targets' statistic (calibration.yaml ``decisions: statistic:``): ``hit``
+    #: (made inside the window) or ``contrast`` (hit minus the run's own rate for a window of
+    #: that length anywhere: rewards timing, not frequency; ``_contrast``)
+    decision_stat: str = "hit"
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -138,7 +142,11 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
     out += _figure_targets(cfg["figures"], lo, hi)
     out += _pattern_targets(cfg["patterns"], lo, hi)
     weights = _family_weights(out, cfg.get("family_weights", {}))
-    return TargetSet(start=start, months=months, window=window, targets=out,
+    stat = str(cfg["decisions"].get("statistic", "hit"))
+    if stat not in ("hit", "contrast"):
+        raise ValueError(f"calibration.yaml decisions: statistic: {stat!r}; expected hit or "
+                         f"contrast")
+    return TargetSet(start=start, months=months, window=window, targets=out, decision_stat=stat,
                      weights=weights, decisions=rep)
 
 
@@ -268,6 +276,18 @@ def _family_weights(out: Sequence[Target], fw: Mapping) -> np.ndarray:
     return weights / weights.sum()
 
 
+def _run_base_rate(chosen: np.ndarray, length: int) -> np.ndarray:
+    """Per run, the share of the windows of ``length`` months (every position in the run) that
+    hold at least one choice: the run's own chance of a hit by frequency alone (the timing
+    score's base rate, ``model.analysis.timing.window_base_rate``, before averaging)."""
+    runs, months = chosen.shape
+    if length >= months:
+        return chosen.any(axis=1).astype(np.float64)
+    csum = np.concatenate([np.zeros((runs, 1), dtype=np.int64),
+                           chosen.astype(np.int64).cumsum(axis=1)], axis=1)
+    return ((csum[:, length:] - csum[:, :-length]) > 0).mean(axis=1)
+
+
 def evaluate(res: Results, ts: TargetSet) -> np.ndarray:
     """f of every target in every run: runs x targets (float64)."""
     if res.dates[0] != ts.start:
@@ -279,7 +299,10 @@ def evaluate(res: Results, ts: TargetSet) -> np.ndarray:
             actor = spec.ACTOR_INDEX[spec.ACTIONS[act].actor]
             m0 = max(0, month_index(ts.start, t.first))
             m1 = min(res.months - 1, month_index(ts.start, t.last))
-            out[:, k] = (res.actions[:, m0:m1 + 1, actor] == act).any(axis=1)
+            chosen = res.actions[:, :, actor] == act
+            out[:, k] = chosen[:, m0:m1 + 1].any(axis=1)
+            if ts.decision_stat == "contrast":
+                out[:, k] -= _run_base_rate(chosen, m1 - m0 + 1)
     pats = {p.id: p for p in history.patterns()}
     pat_cols = [k for k, t in enumerate(ts.targets) if t.family == "pattern"]
     if pat_cols:

@@ -211,3 +211,20 @@ def test_kth_max_and_distance(full):
     worst[0, col(full, "figure:us_aid_2011")] = 3000.0
     d = TG.distance(np.vstack([perfect, worse, worst]), full)
     assert d[0] < d[1] < d[2]
+
+
+def test_the_contrast_statistic_is_the_hit_minus_the_runs_base_rate():
+    """``decisions: statistic: contrast`` scores timing, not frequency: an act chosen every
+    month scores 0, one chosen only inside the window scores nearly 1."""
+    from model.analysis.timing import window_base_rate
+    from model.calibration.targets import _run_base_rate
+
+    rng = np.random.default_rng(3)
+    chosen = rng.random((50, 120)) < 0.05
+    per_run = _run_base_rate(chosen, 5)
+    assert per_run.mean() == pytest.approx(window_base_rate(chosen, 5))
+    always = np.ones((2, 120), dtype=bool)
+    assert np.allclose(_run_base_rate(always, 5), 1.0)        # hit 1 - base 1 = 0
+    once = np.zeros((1, 120), dtype=bool)
+    once[0, 60] = True
+    assert _run_base_rate(once, 5)[0] == pytest.approx(5 / 116)
