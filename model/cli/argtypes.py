@@ -20,3 +20,14 @@ def pos_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
     return v
+
+
+def unit_interval(text: str) -> float:
+    """A number strictly between 0 and 1 (a confidence level, a threshold)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {v}")
+    return v

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from model.cli.argtypes import nonneg_int, pos_int
+from model.cli.argtypes import nonneg_int, pos_int, unit_interval
 from model.io.errors import ModelInputError
 
 DEFAULT_OUT = "out/screening"
@@ -20,16 +20,6 @@ DEFAULT_OUT = "out/screening"
 
 def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
-
-
-def _unit(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {v}")
-    return v
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
@@ -97,7 +87,7 @@ def add_commands(sub) -> None:
                     help="Sobol base samples N, a power of 2 (default 128; 0: Morris only)")
     sc.add_argument("--replicates", type=pos_int, default=8,
                     help="runs per point, common random numbers (default 8)")
-    sc.add_argument("--threshold", type=_unit, default=0.1,
+    sc.add_argument("--threshold", type=unit_interval, default=0.1,
                     help="the rule's bound on normalised mu* (default 0.1)")
     sc.add_argument("--rule", choices=("targets", "aggregate", "noise"), default="targets",
                     help="which outputs decide the verdict and the Sobol survivors: every "

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from model.cli.argtypes import pos_int as _pos_int
+from model.cli.argtypes import unit_interval
 from model.io.errors import ModelInputError
 
 EXIT_BAD_INPUT = 2
@@ -26,16 +27,6 @@ def _out(text: str) -> None:
 
 def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
-
-
-def _unit_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < v < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {v}")
-    return v
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -132,7 +123,7 @@ def add_commands(subparsers) -> None:
                     help="where to write CSV and PNG files (default DIR/analysis)")
     an.add_argument("--resamples", type=_pos_int, default=1000,
                     help="bootstrap resamples for confidence intervals (default 1000)")
-    an.add_argument("--conf-level", type=_unit_float, default=0.95,
+    an.add_argument("--conf-level", type=unit_interval, default=0.95,
                     help="confidence level (default 0.95)")
     an.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     an.add_argument("--no-plots", action="store_true", help="write the CSV only")
