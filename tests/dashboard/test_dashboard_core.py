@@ -327,11 +327,15 @@ def test_lesson_answer_is_on_the_prediction_scale(lesson_id):
     assert len(ans.also) == len(lesson.also)
 
 
+#: A teacher's injected strike that kills soldiers (M3: the army retaliates for its dead).
+TEACHER_STRIKE = {"id": "teacher_strike", "date": "2011-08", "actor": "US",
+                  "action": "US_STRIKE", "target": "PAK_MIL", "severity": 5.0,
+                  "effects": {"sovereignty_grievance": {"add": 26.0}}}
+
+
 def test_lesson_injected_event_changes_the_answer():
     lesson = lessons.load_lessons()["route_2011"]
-    strike = {"id": "teacher_strike", "date": "2011-08", "actor": "US", "action": "US_STRIKE",
-              "target": "PAK_MIL", "severity": 5.0,     # that kills soldiers (M3 retaliation)
-              "effects": {"sovereignty_grievance": {"add": 26.0}}}
+    strike = TEACHER_STRIKE
     a = lessons.answer(lesson, 40, 0)
     b = lessons.answer(lesson, 40, 0, (strike,))
     assert b.share[0] >= a.share[0]
@@ -410,9 +414,7 @@ def test_lesson_2_quotes_the_money_its_run_gives():
 
 def test_lesson_figures_follow_an_injected_event_into_the_debrief():
     lesson = lessons.load_lessons()["route_2011"]
-    strike = {"id": "teacher_strike", "date": "2011-08", "actor": "US", "action": "US_STRIKE",
-              "target": "PAK_MIL", "severity": 5.0,     # that kills soldiers (M3 retaliation)
-              "effects": {"sovereignty_grievance": {"add": 26.0}}}
+    strike = TEACHER_STRIKE
     a = lessons.answer(lesson, 40, 0)
     b = lessons.answer(lesson, 40, 0, (strike,))
     assert a.variant != b.variant
