@@ -6,8 +6,8 @@ the ABC distance free and record every other one as ``fixed:`` at its default, w
 
 Entries fixed for a documented reason (any ``fixed:`` not written by this script) are left as
 they are and do not count against K. Re-running replaces the fixes this script wrote before.
-The table is rewritten line by line (comments and layout kept) and then re-read through
-``model.core.params`` so that a bad result is never left behind.
+The table is rewritten line by line (comments and layout kept), and the new text is checked
+through ``model.core.params`` before it is written, so that a bad result is never left behind.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.calibration.problem import SCREENING_FIX as MARK  # how the reasons written here begin
+from model.core import params as P
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "model" / "data" / "parameters.yaml"
-MARK = "screening ("   # the reasons this script writes start with it
 
 
 def reason(rank: int, n: int, keep: int, mu: float, top: float) -> str:
@@ -58,12 +60,11 @@ def main(argv: list[str] | None = None) -> int:
             rank = int(cand["parameter"].tolist().index(current)) + 1
             mu = float(dist.loc[current, "mu_star"])
             out.append(f"  fixed: \"{reason(rank, n, args.keep, mu, top)}\"\n")
-    TABLE.write_text("".join(out), encoding="utf-8")
-    from model.core import params as P
-
-    P._table.cache_clear() if hasattr(P._table, "cache_clear") else None
-    fixed = P.fixed()
-    print(f"{len(P.table()) - len(fixed)} free, {len(fixed)} fixed "
+    text = "".join(out)
+    table = P.load_table(text, str(TABLE))        # a bad result is refused before writing
+    TABLE.write_text(text, encoding="utf-8")
+    fixed = {n: p.fixed for n, p in table.items() if p.fixed is not None}
+    print(f"{len(table) - len(fixed)} free, {len(fixed)} fixed "
           f"({len(documented)} for a documented reason); free: {', '.join(free)}")
     return 0
 

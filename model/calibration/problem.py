@@ -123,8 +123,8 @@ def history_problem(until: str | None = None, cfg: Mapping | None = None,
     sc = history_scenario(cfg)
     months = sc.months
     if until is not None:
-        raw = cfg.get("window", 6)
-        window = 12 if raw == "timing" else int(raw)   # timing windows reach a calendar year
+        window = TG.window_setting(cfg)
+        window = 12 if window == TG.TIMING else window   # timing windows reach a year
         months = min(sc.months, month_index(sc.start, until) + 1 + window)
         if months < 12:
             raise CalibrationError(f"--until {until}: the history starts at {sc.start}")

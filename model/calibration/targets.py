@@ -134,8 +134,7 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
     hi = min(end, until) if until else end
     if lo > hi:
         raise ValueError(f"empty period {lo}..{hi}")
-    raw = cfg.get("window", history.WINDOW)
-    window = TIMING if raw == "timing" else int(raw)
+    window = window_setting(cfg)
     decs = history.scored_decisions(start, months, events=evs, until=hi, since=lo)
     out, rep = _decision_targets(decs, cfg["decisions"], window, start, months)
     out += _count_targets(decs, cfg["counts"], lo, hi)
@@ -154,6 +153,12 @@ def build(start: str, months: int, until: str | None = None, since: str | None =
 #: (``model.analysis.timing.decision_window``: the month +-2, the calendar year of a year-only
 #: date, widened where accounts conflict), so that the fit and the yardstick read one window.
 TIMING = -1
+
+
+def window_setting(cfg: Mapping) -> int:
+    """calibration.yaml's ``window``: months either side of a decision, or ``TIMING``."""
+    raw = cfg.get("window", history.WINDOW)
+    return TIMING if raw == "timing" else int(raw)
 
 
 def _window_of(group: Sequence[Event], month: str, window: int, start: str, months: int

@@ -18,7 +18,7 @@ from model.calibration import targets as TG
 from model.calibration.fit import Calibration, InterruptedForTestError, evaluate_points, run
 from model.calibration.identification import identification, provenance
 from model.calibration.posterior import PROVENANCE_PATH, write_posterior
-from model.calibration.problem import Problem, free_parameters, prior_box
+from model.calibration.problem import SCREENING_FIX, Problem, free_parameters, prior_box
 from model.calibration.settings import CalibrationError, Settings
 from model.cli.calibrate import main as calibrate_main
 from model.core import params as P
@@ -41,20 +41,26 @@ HM_SMALL = {"method": "hm", "replicates": 4, "waves": 6, "min_keep": 0.2, "kerne
             "budget": 6144, "subspace": 0.5, "common_numbers": True}
 
 
+def count_targets(res, actions, start: str, months: int) -> TG.TargetSet:
+    """Equal-weight count targets: each action's mean number of months chosen in ``res``
+    (two-sided, tolerance 5 % + 0.5) over the whole run (also used by test_screening)."""
+    last = month_label(start, months - 1)
+    targets = []
+    for action in actions:
+        z = float(res.action_count(action).sum(axis=1).mean())
+        targets.append(TG.Target(id=f"count:{action}", family="count", z=z,
+                                 sigma_disc=0.05 * z + 0.5, sigma_obs=0.0, first=start,
+                                 last=last, description=action, action=action))
+    return TG.TargetSet(start=start, months=months, window=6, targets=targets,
+                        weights=np.full(len(targets), 1.0 / len(targets)))
+
+
 def synthetic_problem(truth: dict[str, float] = TRUE, synth_runs: int = 400) -> Problem:
     """Targets = the expected monthly counts of three actions under ``truth`` (two-sided,
     tolerance 5 % + 0.5), over a quiet 60-month scenario; free: the three intercepts."""
     sc = from_mapping({"name": "synthetic", "start": START, "months": MONTHS})
     res = simulate(sc, runs=synth_runs, seed=12345, params=dict(truth))
-    last = month_label(START, MONTHS - 1)
-    targets = []
-    for action in ACTIONS.values():
-        z = float(res.action_count(action).sum(axis=1).mean())
-        targets.append(TG.Target(id=f"count:{action}", family="count", z=z,
-                                 sigma_disc=0.05 * z + 0.5, sigma_obs=0.0, first=START,
-                                 last=last, description=action, action=action))
-    ts = TG.TargetSet(start=START, months=MONTHS, window=6, targets=targets,
-                      weights=np.full(len(targets), 1.0 / len(targets)))
+    ts = count_targets(res, ACTIONS.values(), START, MONTHS)
     names = tuple(TRUE)
     lo, hi = prior_box(names)
     return Problem(scenario=sc, months=MONTHS, targets=ts, names=names, lo=lo, hi=hi)
@@ -321,7 +327,7 @@ def test_free_parameters_come_from_the_table():
     assert "civ_package_months" not in free            # fixed by the documented five years
     assert len(free) <= 30                             # issue 17: identifiable by 74 targets
     # every fix beyond the documented figures says it comes from the screening
-    assert all(why.startswith("screening (") for n, why in P.fixed().items()
+    assert all(why.startswith(SCREENING_FIX) for n, why in P.fixed().items()
                if n not in ("civ_package_months", "aid_ref"))
     # the table is the one source of truth: a fixed: section in calibration.yaml is refused
     with pytest.raises(CalibrationError, match=r"parameters\.yaml"):

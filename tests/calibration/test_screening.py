@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_calibrate import count_targets
 
 from model.calibration import ablation as AB
 from model.calibration import screening as SC
-from model.calibration import targets as TG
-from model.calibration.problem import Problem, prior_box
+from model.calibration.problem import SCREENING_FIX, Problem, prior_box
 from model.cli.main import main as cli_main
 from model.core import params as P
 from model.engine.runner import simulate
-from model.inputs.scenario import from_mapping, month_label
+from model.inputs.scenario import from_mapping
 
 START, MONTHS = "2001-01", 48
 #: Three intercepts, each driving its own count target, and one parameter whose term is
@@ -32,15 +32,7 @@ def small_problem() -> Problem:
     sc = from_mapping({"name": "screening test", "start": START, "months": MONTHS,
                        "params": floor})
     res = simulate(sc, runs=200, seed=7, params="default")
-    last = month_label(START, MONTHS - 1)
-    targets = []
-    for action in COUNTS.values():
-        z = float(res.action_count(action).sum(axis=1).mean())
-        targets.append(TG.Target(id=f"count:{action}", family="count", z=z,
-                                 sigma_disc=0.05 * z + 0.5, sigma_obs=0.0, first=START,
-                                 last=last, description=action, action=action))
-    ts = TG.TargetSet(start=START, months=MONTHS, window=6, targets=targets,
-                      weights=np.full(len(targets), 1.0 / len(targets)))
+    ts = count_targets(res, COUNTS.values(), START, MONTHS)
     names = (*COUNTS, INERT)
     lo, hi = prior_box(names)
     return Problem(scenario=sc, months=MONTHS, targets=ts, names=names, lo=lo, hi=hi)
@@ -192,4 +184,4 @@ def test_a_rerun_screens_what_the_screening_fixed_but_not_the_documented_fixes()
     assert set(free_parameters()) <= screened
     assert not {"civ_package_months", "aid_ref"} & screened
     assert screened == set(P.names()) - {n for n, why in P.fixed().items()
-                                         if not why.startswith("screening (")}
+                                         if not why.startswith(SCREENING_FIX)}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from model.calibration.problem import SCREENING_FIX
 from model.core import params as P
 from model.core import spec
 
@@ -75,7 +76,7 @@ def _calibrated(p) -> str:
     """'free', or 'fixed' with the first words of the table's reason."""
     if p.fixed is None:
         return "free"
-    return "fixed (screening)" if p.fixed.startswith("screening (") else "fixed (documented)"
+    return "fixed (screening)" if p.fixed.startswith(SCREENING_FIX) else "fixed (documented)"
 
 
 def render_parameter_table() -> str:
