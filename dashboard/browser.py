@@ -65,11 +65,13 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> Non
 
 
 @contextlib.contextmanager
-def serve(port: int | None = None, timeout: float = 60.0) -> Iterator[str]:
-    """Run ``streamlit run dashboard/app.py`` on localhost; yield its URL; always stop it."""
+def serve(port: int | None = None, timeout: float = 60.0,
+          address: str = "127.0.0.1") -> Iterator[str]:
+    """Run ``streamlit run dashboard/app.py`` listening on ``address`` (``0.0.0.0``: every
+    interface, as ``scripts/run`` serves a classroom); yield its local URL; always stop it."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--server.address", address,
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--theme.base", "light"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -108,6 +108,7 @@ def _who(code: str, token: str) -> None:
         st.error(str(exc))
         return
     s, people = tv["session"], tv["people"]
+    svc.prefetch(svc.session(code))            # the reveal's answer, before the teacher asks
     teams = {t["id"]: t["actor"] for t in tv["teams"]}
     state = s["state"] + (" (paused)" if s["paused"] else "")
     if s["kind"] == "lesson":

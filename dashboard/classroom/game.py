@@ -112,6 +112,26 @@ def cached(key: tuple, compute):
     return value
 
 
+def prefetch(key: tuple, compute) -> bool:
+    """Start ``cached(key, compute)`` in a background thread unless the value is cached or
+    already being computed: what the teacher's next action will show is ready before it comes.
+    True when a computation started."""
+    with _guard:
+        if key in _cache or key in _locks:
+            return False
+        _locks[key] = threading.Lock()
+    threading.Thread(target=cached, args=(key, compute), daemon=True,
+                     name="classroom-prefetch").start()
+    return True
+
+
+def warm_up() -> None:
+    """Load the engine's compiled kernel (numba's on-disk cache) and the history scenario once,
+    so that the first device of a fresh server does not wait for it."""
+    text, _ = window(DEFAULT_START, 1)
+    simulate(core.parse(text), runs=2, seed=0)
+
+
 def _summarise(res: Results, m0: int, month: int, start: str, held: dict) -> State:
     step = m0 + month
     last = {}

@@ -4,11 +4,15 @@ polling interval, and the pictures (the reveal histogram, the game's network).""
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts
+from dashboard.classroom import game
 from dashboard.classroom.service import Classroom
 
 #: Seconds between two polls of a device (``st.fragment(run_every=...)``); the environment
@@ -18,8 +22,35 @@ POLL_S = float(os.environ.get("AFPAK_CLASSROOM_POLL", "2"))
 
 @st.cache_resource(show_spinner=False)
 def service() -> Classroom:
-    """The classroom service of this server (one store, one cache, every session)."""
+    """The classroom service of this server (one store, one cache, every session); the engine's
+    kernel loads in the background as it starts."""
+    threading.Thread(target=game.warm_up, daemon=True, name="classroom-warm-up").start()
     return Classroom()
+
+
+#: Figures drawn for devices, shared: 40 devices polling every 2 s would otherwise build the same
+#: plotly figure 20 times a second (about 30 ms each, under the one interpreter lock).
+FIGURES = 256
+_figures: OrderedDict = OrderedDict()
+_figures_lock = threading.Lock()
+
+
+def shared_figure(owner: object, key: tuple, build: Callable[[], go.Figure]) -> go.Figure:
+    """``build()`` once per (``owner``, ``key``) (an LRU of FIGURES entries). ``owner`` is the
+    cached object the figure draws (a game state, a lesson's answer): each entry holds it, so its
+    ``id`` cannot be reused while the entry lives. Streamlit only reads a figure it is given
+    (``st.plotly_chart`` serialises it), so one object serves every device."""
+    full = (id(owner), *key)
+    with _figures_lock:
+        if full in _figures:
+            _figures.move_to_end(full)
+            return _figures[full][1]
+    fig = build()
+    with _figures_lock:
+        _figures[full] = (owner, fig)
+        while len(_figures) > FIGURES:
+            _figures.popitem(last=False)
+    return fig
 
 
 def reveal_figure(values: list[float], lo: float, hi: float, unit: str, answer,

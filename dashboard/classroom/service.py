@@ -367,12 +367,23 @@ class Classroom:
         self.store.delete_session(self.teacher(code, token)["id"])
 
     # ================================================================= views
-    def answer(self, s) -> lessons.Answer:
-        """The model's answer to a lesson session (one computation for every device)."""
+    def _answer_job(self, s) -> tuple[tuple, Callable[[], lessons.Answer]]:
         injects = tuple(self.store.injects(s["id"]))
         key = ("lesson", s["ref"], s["runs"], s["seed"], json.dumps(injects, sort_keys=True))
-        return game.cached(key, lambda: lessons.answer(self.lessons[s["ref"]], s["runs"],
-                                                       s["seed"], injects))
+        return key, lambda: lessons.answer(self.lessons[s["ref"]], s["runs"], s["seed"],
+                                           injects)
+
+    def answer(self, s) -> lessons.Answer:
+        """The model's answer to a lesson session (one computation for every device)."""
+        return game.cached(*self._answer_job(s))
+
+    def prefetch(self, s) -> bool:
+        """Start computing a lesson's answer in the background while predictions are open or
+        closed (and again after an inject), so that the reveal shows at once on every device
+        instead of making them all wait for the ensembles. True when a computation started."""
+        if s["kind"] != "lesson" or s["state"] not in ("open", "closed"):
+            return False
+        return game.prefetch(*self._answer_job(s))
 
     def moves(self, s) -> list[tuple[int, str, str | None]]:
         return [(m["month"], m["actor"], m["action"]) for m in self.store.moves(s["id"])]

@@ -8,6 +8,8 @@ seconds (``st.fragment(run_every=...)``).
 
 from __future__ import annotations
 
+import secrets
+
 import pandas as pd
 import streamlit as st
 
@@ -20,8 +22,10 @@ KEY = "cls_device"
 
 
 def _client() -> str:
-    """A key for the flood limit of joins: the browser session."""
-    return st.session_state.setdefault("cls_client", f"{id(st.session_state):x}")
+    """A key for the flood limit of joins: this browser session (a random token kept in its
+    session state; ``st.session_state`` itself is one proxy shared by every session, so its
+    ``id`` would put a whole class under one key and refuse the class's joins as a flood)."""
+    return st.session_state.setdefault("cls_client", secrets.token_hex(8))
 
 
 def _leave() -> None:
@@ -52,6 +56,7 @@ def join_form() -> None:
 def _lesson(v: dict, device: str) -> None:
     svc = live.service()
     s = svc.store.session(v["code"])
+    svc.prefetch(s)                            # the reveal's answer, computed before it is asked
     L = svc.lessons[s["ref"]]
     pr = L.prediction
     with st.expander("The question", expanded=v["state"] == "open"):
@@ -78,8 +83,10 @@ def _lesson(v: dict, device: str) -> None:
         ans = svc.answer(s)
         st.markdown("#### The reveal")
         st.info(ans.headline)
-        st.plotly_chart(live.reveal_figure(v["class_values"], pr.lo, pr.hi, pr.unit, ans,
-                                           v["mine"]), theme=None, key="cls_reveal_chart",
+        fig = live.shared_figure(
+            ans, ("reveal", tuple(v["class_values"]), v["mine"]),
+            lambda: live.reveal_figure(v["class_values"], pr.lo, pr.hi, pr.unit, ans, v["mine"]))
+        st.plotly_chart(fig, theme=None, key="cls_reveal_chart",
                         config={"displayModeBar": False, "responsive": True})
         st.markdown(core.escape_money(L.sections["What happened"]))
     elif v["state"] != "open":
@@ -125,8 +132,11 @@ def _game(v: dict, device: str) -> None:
     st.caption("Teams with votes this month: " + (", ".join(moved) or "none yet"))
     if v["state"] == "open" and not v["paused"] and team:
         _vote(v, device)
-    st.plotly_chart(live.network_figure(svc.game_state(s), team["actor"] if team else None),
-                    theme=None, key="cls_game_net",
+    state = svc.game_state(s)
+    focus = team["actor"] if team else None
+    fig = live.shared_figure(state, ("network", focus),
+                             lambda: live.network_figure(state, focus))
+    st.plotly_chart(fig, theme=None, key="cls_game_net",
                     config={"displayModeBar": False, "responsive": True})
     if v["moves"]:
         last = max(m["month"] for m in v["moves"])

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from dashboard import browser
+from dashboard.classroom import net
 from model.io.paths import ROOT
 
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -43,7 +44,7 @@ def server(tmp_path_factory):
     os.environ["AFPAK_CLASSROOM_DIR"] = str(tmp_path_factory.mktemp("classroom"))
     os.environ["AFPAK_CLASSROOM_POLL"] = "1"
     try:
-        with browser.serve() as url:
+        with browser.serve(address="0.0.0.0") as url:     # as scripts/run: every interface
             yield url, exe
     finally:
         for k, v in old.items():
@@ -58,16 +59,46 @@ def _watch(pg) -> None:
     pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
 
 
-def _ok(pg) -> None:
-    shown = pg.locator("[data-testid='stException']")
-    assert shown.count() == 0, shown.first.inner_text()
-    assert not pg.problems, pg.problems
+def _ok(*pages) -> None:
+    for pg in pages:
+        shown = pg.locator("[data-testid='stException']")
+        assert shown.count() == 0, shown.first.inner_text()
+        assert not pg.problems, pg.problems
 
 
 def _code(teacher) -> str:
     head = teacher.get_by_role("heading", name=re.compile("Join code")).first
     head.wait_for(timeout=90_000)
     return re.search(r"Join code:\s*([A-Z0-9]{6})", head.inner_text()).group(1)
+
+
+def _lan_url(teacher) -> str:
+    """The join URL the console shows (and encodes in its QR code): this machine's LAN
+    address, as a phone on the same network opens it."""
+    text = teacher.get_by_text("Students open").first.inner_text()
+    return re.search(r"(http://\S+/join\?code=[A-Z0-9]{6})", text).group(1)
+
+
+def _join_by_lan(teacher, pg, code: str, name: str) -> None:
+    """A student comes by the URL of the console's QR code, on the server's LAN address (the
+    server listens on every interface, as ``scripts/run`` serves it)."""
+    lan = _lan_url(teacher)
+    assert lan.endswith(f"/join?code={code}")
+    assert net.lan_address() in lan
+    pg.goto(lan)
+    pg.get_by_role("textbox", name="Your name").wait_for(timeout=90_000)
+    browser.wait_rendered(pg)
+    assert pg.get_by_role("textbox", name="Join code").input_value() == code
+    pg.get_by_role("textbox", name="Your name").fill(name)
+    pg.get_by_role("button", name="Join", exact=True).click()
+
+
+def _press(pg, button: str, then: str) -> None:
+    """Press a student's button once it is drawn, and wait for the page's confirmation."""
+    pg.get_by_role("button", name=button).wait_for(timeout=120_000)
+    browser.wait_rendered(pg)
+    pg.get_by_role("button", name=button).click()
+    pg.get_by_text(then).wait_for(timeout=60_000)
 
 
 def _join(pg, url: str, code: str, name: str) -> None:
@@ -105,13 +136,11 @@ def test_a_lesson_and_two_game_months(server):
             _watch(pg)
         # ------------------------------------------------------------------ a lesson
         code = _start(teacher, url, game=False)
-        for i, pg in enumerate(students):
+        _join_by_lan(teacher, students[0], code, "Student A")
+        for i, pg in enumerate(students[1:], start=1):
             _join(pg, url, code, f"Student {'ABC'[i]}")
         for pg in students:
-            pg.get_by_role("button", name="Submit my prediction").wait_for(timeout=90_000)
-            browser.wait_rendered(pg)
-            pg.get_by_role("button", name="Submit my prediction").click()
-            pg.get_by_text("Your prediction:").wait_for(timeout=60_000)
+            _press(pg, "Submit my prediction", "Your prediction:")
         teacher.get_by_text("3 joined · 3 answered").wait_for(timeout=60_000)
         browser.wait_rendered(teacher)
         teacher.screenshot(path=str(SHOTS / "classroom-console-lesson.png"))
@@ -123,18 +152,14 @@ def test_a_lesson_and_two_game_months(server):
         students[0].locator(".js-plotly-plot").first.wait_for(timeout=60_000)
         browser.wait_rendered(students[0])
         students[0].screenshot(path=str(SHOTS / "classroom-student-reveal-360.png"))
-        for pg in (teacher, *students):
-            _ok(pg)
+        _ok(teacher, *students)
         # -------------------------------------------------------------- a team game
         teacher.get_by_role("button", name="Leave the console").click()
         code = _start(teacher, url, game=True)
         for i, pg in enumerate(students):
             _join(pg, url, code, f"Player {'ABC'[i]}")
         for pg in students:                        # month 1: everyone votes, it advances
-            pg.get_by_role("button", name="Send my vote").wait_for(timeout=120_000)
-            browser.wait_rendered(pg)
-            pg.get_by_role("button", name="Send my vote").click()
-            pg.get_by_text("Your vote:").wait_for(timeout=60_000)
+            _press(pg, "Send my vote", "Your vote:")
         for pg in students:
             pg.get_by_text("1 of 12 months played").wait_for(timeout=120_000)
         students[1].get_by_role("button", name="Send my vote").wait_for(timeout=120_000)
@@ -154,7 +179,6 @@ def test_a_lesson_and_two_game_months(server):
         students[0].screenshot(path=str(SHOTS / "classroom-student-game-360.png"))
         # month 2: one team voted, the other did not; the model played it and says so
         assert students[0].get_by_text("did not move in time").count() >= 1
-        for pg in (teacher, *students):
-            _ok(pg)
+        _ok(teacher, *students)
         b.close()
     print(f"\nreveal -> 3 devices: {reveal_s:.2f} s; advance -> 3 devices: {advance_s:.2f} s")

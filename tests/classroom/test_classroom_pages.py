@@ -90,6 +90,21 @@ def test_a_lesson_from_start_to_reveal():
     assert csv is not None
 
 
+def test_the_flood_limit_of_joins_is_per_device_not_per_class():
+    # A class joins at once: each browser session has its own flood key. (It was the id of
+    # st.session_state, one proxy for every session: the class shared one key and the third
+    # join of a 2-per-window limit was refused as a flood.)
+    from dashboard.classroom import rules
+
+    svc = live.service()
+    code, _ = svc.start_lesson("route_2011", runs=20)
+    svc.flood = rules.FloodLimit(events=2, window=60)
+    pages = [student(code, name) for name in ("Ana", "Ben", "Cem", "Dev")]
+    keys = {p.session_state["cls_client"] for p in pages}
+    assert len(keys) == 4
+    assert len(svc.store.participants(svc.session(code)["id"])) == 4
+
+
 def test_a_wrong_code_is_refused_on_the_device():
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
