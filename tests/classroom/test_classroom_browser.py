@@ -156,7 +156,8 @@ def test_a_lesson_and_two_game_months(server):
         # -------------------------------------------------------------- a team game
         teacher.get_by_role("button", name="Leave the console").click()
         code = _start(teacher, url, game=True)
-        for i, pg in enumerate(students):
+        _join_by_lan(teacher, students[0], code, "Player A")
+        for i, pg in enumerate(students[1:], start=1):
             _join(pg, url, code, f"Player {'ABC'[i]}")
         for pg in students:                        # month 1: everyone votes, it advances
             _press(pg, "Send my vote", "Your vote:")

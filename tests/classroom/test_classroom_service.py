@@ -3,6 +3,8 @@ teacher token, abuse, and a restart that resumes exactly (state derived from the
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dashboard.classroom import game, rules
@@ -280,3 +282,42 @@ def test_one_engine_run_per_month_for_every_device(cls):
     assert game.engine_runs - before <= 1
     assert all(x is states[0] for x in states)
     assert s["month"] == 1
+
+
+def test_the_answer_is_prefetched_once_before_the_reveal(cls):
+    code, tok = cls.start_lesson("route_2011", runs=RUNS, seed=3)
+    s = cls.session(code)
+    started = cls.prefetch(s)
+    again = cls.prefetch(s)                              # computing or cached: not twice
+    key, _ = cls._answer_job(s)
+    for _ in range(600):                                 # the background computation ends
+        if key in game._cache:
+            break
+        time.sleep(0.1)
+    assert (started, again) == (True, False)
+    assert key in game._cache
+    assert cls.answer(s) is game._cache[key]            # the reveal reads the same answer
+    cls.set_state(code, tok, "revealed")
+    assert cls.prefetch(cls.session(code)) is False      # nothing to prefetch after it
+
+
+def test_devices_share_one_figure_per_state_and_focus():
+    from dashboard.classroom import live
+
+    built = []
+
+    def build(tag):
+        def make():
+            built.append(tag)
+            return object()
+        return make
+
+    a, b = object(), object()                            # two cached states
+    f1 = live.shared_figure(a, ("network", "US"), build("a-US"))
+    f2 = live.shared_figure(a, ("network", "US"), build("again"))
+    f3 = live.shared_figure(a, ("network", "INDIA"), build("a-INDIA"))
+    f4 = live.shared_figure(b, ("network", "US"), build("b-US"))
+    assert f1 is f2
+    assert f1 is not f3
+    assert f1 is not f4
+    assert built == ["a-US", "a-INDIA", "b-US"]
